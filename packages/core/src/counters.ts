@@ -1,0 +1,39 @@
+/** Plain counters, kept per origin and summed on demand so the request path touches one object. */
+export interface StaleguardCounters {
+  /** Requests dispatched (a retried request counts once). */
+  requests: number
+  /** Attempts sent on a socket that had carried an earlier request. */
+  reusedRequests: number
+  /** Attempts that died on a reused socket before any response byte: the stale-socket failure. */
+  staleFailures: number
+  /** Re-sends made on a new connection. */
+  retries: number
+  /** Retries that got a response. */
+  retriesSucceeded: number
+  /** Retries the budget refused. */
+  retriesDeniedByBudget: number
+  /** Requests that ended in an error handed to the caller, for any reason. */
+  failedRequests: number
+  /** Connections opened. */
+  socketsOpened: number
+  /** Idle sockets closed by staleguard (after a stale failure, or past a learned idle limit). */
+  socketsEvicted: number
+}
+
+export function emptyCounters(): StaleguardCounters {
+  return {
+    requests: 0,
+    reusedRequests: 0,
+    staleFailures: 0,
+    retries: 0,
+    retriesSucceeded: 0,
+    retriesDeniedByBudget: 0,
+    failedRequests: 0,
+    socketsOpened: 0,
+    socketsEvicted: 0,
+  }
+}
+
+export function addCounters(into: StaleguardCounters, from: StaleguardCounters): void {
+  for (const key of Object.keys(into) as (keyof StaleguardCounters)[]) into[key] += from[key]
+}

@@ -1,0 +1,91 @@
+/**
+ * What staleguard knows about a request that failed, attached to the error the caller receives.
+ *
+ * The error keeps fetch's shape (`TypeError('fetch failed')` with the original cause), so existing
+ * `catch` code keeps working; the diagnostics ride on the cause under a registered symbol and are read
+ * with {@link getStaleguardDiagnostics}.
+ */
+export type RetryDecision =
+  /** The failure was retried on a new connection (seen in events; a caller only sees it if the retry failed too). */
+  | 'retried'
+  /** Not a stale-socket error (refused, DNS, TLS, timeout, HTTP error…): nothing to do with idle sockets. */
+  | 'not-stale'
+  /** The socket was new; a failure there may mean the server received the request, so it is not replayed. */
+  | 'fresh-connection'
+  /** Response bytes had arrived before the failure: the server processed the request. */
+  | 'response-started'
+  /** Method not safe to send twice and no Idempotency-Key header. */
+  | 'not-idempotent'
+  /** The body was a stream (or larger than maxReplayBodyBytes) and is gone once sent. */
+  | 'body-not-replayable'
+  /** The caller aborted. */
+  | 'aborted'
+  /** The retry budget for this origin was spent: the upstream is failing too often for retries to help. */
+  | 'budget-exhausted'
+  /** This request already used its retries. */
+  | 'retries-exhausted'
+  /** Retries are switched off (`retry: false`). */
+  | 'retry-disabled'
+
+export interface StaleguardDiagnostics {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  /** The failed socket had carried an earlier request. */
+  readonly reused: boolean
+  /** How long that socket had been idle before this request, in ms (null when the socket was never reached). */
+  readonly idleMs: number | null
+  /** Attempts made, the failed one included. */
+  readonly attempts: number
+  /** The error looks like a dead pooled socket (ECONNRESET, EPIPE, UND_ERR_SOCKET). */
+  readonly staleSocketError: boolean
+  /** Why the last failure was, or was not, retried. */
+  readonly retryDecision: RetryDecision
+  /** The incoming request's id, when the call came through a framework adapter. */
+  readonly requestId: string | undefined
+  /** One or two sentences for logs and humans. */
+  readonly explanation: string
+}
+
+const kDiagnostics = Symbol.for('staleguard.diagnostics')
+
+/** The diagnostics staleguard attached to this error or to its cause, if any. */
+export function getStaleguardDiagnostics(error: unknown): StaleguardDiagnostics | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
+    const found = (current as { [kDiagnostics]?: StaleguardDiagnostics })[kDiagnostics]
+    if (found) return found
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+export function attachDiagnostics(error: unknown, diagnostics: StaleguardDiagnostics): void {
+  if (typeof error !== 'object' || error === null || !Object.isExtensible(error)) return
+  Object.defineProperty(error, kDiagnostics, { value: diagnostics, configurable: true, enumerable: false })
+}
+
+const REASONS: Record<RetryDecision, string> = {
+  retried: 'it was retried on a new connection',
+  'not-stale': 'the error is not a stale-socket error, so idle sockets are not the cause',
+  'fresh-connection': 'it failed on a new connection, which may mean the server received it, so it was not replayed',
+  'response-started': 'response bytes had already arrived, so the server processed it and it was not replayed',
+  'not-idempotent': 'the method is not safe to send twice; add an Idempotency-Key header to let staleguard replay it',
+  'body-not-replayable': 'its body was a stream (or larger than retry.maxReplayBodyBytes) and cannot be sent again',
+  aborted: 'the caller aborted it',
+  'budget-exhausted': "the origin's retry budget is spent: it has been failing too often for retries to help",
+  'retries-exhausted': 'it had already been retried',
+  'retry-disabled': 'retries are switched off for this origin',
+}
+
+export function explain(d: Omit<StaleguardDiagnostics, 'explanation'>): string {
+  const where = `${d.method} ${d.origin}${d.path}`
+  if (!d.staleSocketError) return `${where} failed; ${REASONS[d.retryDecision]}.`
+  const socket = d.reused
+    ? `a reused keep-alive socket${d.idleMs === null ? '' : ` idle for ${Math.round(d.idleMs)} ms`}`
+    : 'a new connection'
+  const advice = d.reused
+    ? ' A hop on the path closed the idle connection first: set upstreamIdleTimeout (or an upstream preset) so sockets retire before it.'
+    : ''
+  return `${where} failed on ${socket} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}; ${REASONS[d.retryDecision]}.${advice}`
+}

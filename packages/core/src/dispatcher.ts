@@ -1,0 +1,194 @@
+import { Agent, Client, Dispatcher, Pool } from 'undici'
+import { type StaleguardCounters, addCounters, emptyCounters } from './counters.js'
+import { toCallbackHandler } from './handler-bridge.js'
+import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from './options.js'
+import { OriginState } from './origin-state.js'
+import { type DispatchScope, type RetryTarget, SafeRetryHandler } from './safe-retry-handler.js'
+import { subscribeToSocketPairing } from './socket-pairing.js'
+
+export interface OriginStats extends StaleguardCounters {
+  readonly origin: string
+  /** Sockets currently open to this origin. */
+  readonly openSockets: number
+  /** Idle time after which sockets are retired now (learned, or configured). */
+  readonly idleLimitMs: number
+  /** The limit learned from stale failures, or null when the configured one is in force. */
+  readonly learnedIdleLimitMs: number | null
+}
+
+export interface StaleguardStats extends StaleguardCounters {
+  readonly openSockets: number
+  readonly origins: Readonly<Record<string, OriginStats>>
+}
+
+const kDispatchInScope = Symbol.for('staleguard.dispatchInScope')
+/** Origins whose sockets are all gone are forgotten beyond this many, their counters kept in the totals. */
+const MAX_IDLE_ORIGINS = 1_000
+
+/**
+ * An undici Dispatcher: an Agent whose per-origin pools retire idle sockets before the upstream forgets
+ * them, wrapped by one {@link SafeRetryHandler} per request. Use it as `fetch(url, { dispatcher })`, with
+ * `undici.request`, or as the global dispatcher.
+ */
+export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
+  readonly #options: StaleguardOptions
+  readonly #agent: Agent
+  readonly #origins = new Map<string, OriginState>()
+  readonly #originKeys = new Map<string, string>()
+  readonly #newConnectionClients = new Set<Client>()
+  readonly #forgotten: StaleguardCounters = emptyCounters()
+  #closed = false
+
+  constructor(options: StaleguardOptions = {}) {
+    super()
+    validateOptions(options)
+    this.#options = options
+    subscribeToSocketPairing()
+    this.#agent = new Agent({
+      factory: (origin, agentOptions) => this.#createPool(origin, agentOptions),
+    })
+    // Re-emit the Agent's events so code that watches a dispatcher (drain, disconnect) keeps working.
+    const emitter = this.#agent as unknown as NodeJS.EventEmitter
+    for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {
+      emitter.on(event, (...args: unknown[]) => (this as NodeJS.EventEmitter).emit(event, ...args))
+    }
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this[kDispatchInScope](options, handler, undefined)
+  }
+
+  /** Dispatch on behalf of an incoming request (framework adapters), so logs and diagnostics name it. */
+  [kDispatchInScope](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: DispatchScope | undefined): boolean {
+    const origin = this.#originFor(options.origin)
+    // Without a usable origin let undici produce its own validation error through the handler.
+    if (origin === undefined) return this.#agent.dispatch(options, handler)
+    origin.counters.requests++
+    origin.budget?.recordRequest(performance.now())
+    const safe = new SafeRetryHandler(this, origin, options, toCallbackHandler(handler), scope)
+    return this.#agent.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+  }
+
+  /**
+   * Retries go on a connection opened for them alone: the pool could hand back another socket that has
+   * been idle as long as the one that just died.
+   */
+  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void {
+    const client = new Client(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
+    this.#newConnectionClients.add(client)
+    client.dispatch(options, handler as Dispatcher.DispatchHandler)
+    // Close once that one request is done; the socket is not kept.
+    client.close().finally(() => this.#newConnectionClients.delete(client))
+  }
+
+  /** Counters, in total and per origin. */
+  stats(): StaleguardStats {
+    const total = emptyCounters()
+    addCounters(total, this.#forgotten)
+    const origins: Record<string, OriginStats> = {}
+    let openSockets = 0
+    for (const state of this.#origins.values()) {
+      addCounters(total, state.counters)
+      openSockets += state.sockets.size
+      origins[state.key] = {
+        origin: state.key,
+        ...state.counters,
+        openSockets: state.sockets.size,
+        idleLimitMs: state.idleLimitMs,
+        learnedIdleLimitMs: state.learnedIdleLimitMs,
+      }
+    }
+    return { ...total, openSockets, origins }
+  }
+
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | void {
+    this.#closed = true
+    const done = Promise.all([this.#agent.close(), ...[...this.#newConnectionClients].map((c) => c.close())]).then(() => {})
+    if (callback) {
+      done.then(callback, callback)
+      return
+    }
+    return done
+  }
+
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(errorOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
+    const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
+    this.#closed = true
+    const done = Promise.all([this.#agent.destroy(error), ...[...this.#newConnectionClients].map((c) => c.destroy(error))]).then(() => {})
+    if (cb) {
+      done.then(cb, cb)
+      return
+    }
+    return done
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  #createPool(origin: string | URL, agentOptions: object): Dispatcher {
+    const state = this.#originFor(origin)
+    if (state === undefined) return new Pool(origin, agentOptions)
+    const connections = state.options.connections
+    return new Pool(origin, { ...agentOptions, ...this.#undiciOptions(state), connections, connect: state.connect })
+  }
+
+  #undiciOptions(state: OriginState): Pool.Options {
+    const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout } = state.options
+    return {
+      keepAliveTimeout,
+      keepAliveMaxTimeout,
+      ...(headersTimeout === undefined ? {} : { headersTimeout }),
+      ...(bodyTimeout === undefined ? {} : { bodyTimeout }),
+      // One request per socket at a time: reuse and idle time are then facts about a whole socket.
+      pipelining: 1,
+      allowH2: false,
+    }
+  }
+
+  #originFor(raw: unknown): OriginState | undefined {
+    if (typeof raw !== 'string' && !(raw instanceof URL)) return undefined
+    const text = typeof raw === 'string' ? raw : raw.origin
+    let key = this.#originKeys.get(text)
+    if (key === undefined) {
+      try {
+        key = normalizeOriginKey(text)
+      } catch {
+        return undefined
+      }
+      if (this.#originKeys.size > MAX_IDLE_ORIGINS * 4) this.#originKeys.clear()
+      this.#originKeys.set(text, key)
+    }
+    let state = this.#origins.get(key)
+    if (state === undefined) {
+      state = new OriginState(key, resolveOriginOptions(this.#options, key))
+      this.#origins.set(key, state)
+      this.#forgetIdleOrigins()
+    }
+    return state
+  }
+
+  #forgetIdleOrigins(): void {
+    if (this.#origins.size <= MAX_IDLE_ORIGINS) return
+    for (const [key, state] of this.#origins) {
+      if (this.#origins.size <= MAX_IDLE_ORIGINS) return
+      if (state.sockets.size > 0) continue
+      addCounters(this.#forgotten, state.counters)
+      this.#origins.delete(key)
+    }
+  }
+}
+
+export { kDispatchInScope }
+
+/** Builds the staleguard dispatcher. Invalid options throw here, naming the option and its range. */
+export function createDispatcher(options?: StaleguardOptions): StaleguardDispatcher {
+  return new StaleguardDispatcher(options)
+}

@@ -1,0 +1,110 @@
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { debuglog } from 'node:util'
+import type { RetryDecision } from './diagnostics.js'
+
+/**
+ * Everything staleguard does that an operator may want to see goes out through here, once: to
+ * `NODE_DEBUG=staleguard`, to diagnostics_channel subscribers (APMs), and to the logger of the request
+ * scope when a framework adapter supplied one. Nothing is printed otherwise.
+ */
+export const STALEGUARD_CHANNELS = {
+  /** A request failed on a stale socket, or failed for good (payload: {@link StaleFailureEvent}). */
+  stale: 'staleguard:stale',
+  /** A stale failure is being retried on a new connection ({@link RetryEvent}). */
+  retry: 'staleguard:retry',
+  /** Idle sockets were closed before a hop could kill them ({@link EvictEvent}). */
+  evict: 'staleguard:evict',
+  /** An origin's learned idle limit changed ({@link IdleLimitEvent}). */
+  idleLimit: 'staleguard:idle-limit',
+} as const
+
+export interface StaleFailureEvent {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  readonly reused: boolean
+  readonly idleMs: number | null
+  /** The attempt that failed, 1-based. */
+  readonly attempt: number
+  readonly retryDecision: RetryDecision
+  readonly requestId: string | undefined
+  readonly error: Error
+}
+
+export interface RetryEvent {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  /** Idle time of the socket that died. */
+  readonly idleMs: number | null
+  /** The attempt about to be made, 2-based. */
+  readonly attempt: number
+  readonly requestId: string | undefined
+  readonly error: Error
+}
+
+export interface EvictEvent {
+  readonly origin: string
+  readonly sockets: number
+  /** Sockets idle at least this long were closed. */
+  readonly minIdleMs: number
+  readonly reason: 'stale-failure' | 'idle-limit'
+}
+
+export interface IdleLimitEvent {
+  readonly origin: string
+  readonly previousMs: number
+  readonly limitMs: number
+  readonly reason: 'stale-failure' | 'successful-reuses'
+}
+
+/** The subset of a pino / Fastify / bunyan-style logger staleguard uses. */
+export interface StaleguardLogger {
+  info(fields: object, message: string): void
+  warn(fields: object, message: string): void
+}
+
+const debug = debuglog('staleguard')
+const channels = {
+  stale: diagnosticsChannel.channel(STALEGUARD_CHANNELS.stale),
+  retry: diagnosticsChannel.channel(STALEGUARD_CHANNELS.retry),
+  evict: diagnosticsChannel.channel(STALEGUARD_CHANNELS.evict),
+  idleLimit: diagnosticsChannel.channel(STALEGUARD_CHANNELS.idleLimit),
+}
+
+const ms = (value: number | null): string => (value === null ? '?' : String(Math.round(value)))
+
+export function reportStaleFailure(event: StaleFailureEvent, logger: StaleguardLogger | undefined, explanation: string): void {
+  if (channels.stale.hasSubscribers) channels.stale.publish(event)
+  debug('stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s', event.origin, event.method, event.path, event.reused, ms(event.idleMs), event.attempt, event.retryDecision, errorCode(event.error))
+  logger?.warn({ staleguard: fields(event), err: event.error }, explanation)
+}
+
+export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefined): void {
+  if (channels.retry.hasSubscribers) channels.retry.publish(event)
+  debug('retry origin=%s %s %s idleMs=%s attempt=%d code=%s', event.origin, event.method, event.path, ms(event.idleMs), event.attempt, errorCode(event.error))
+  logger?.info(
+    { staleguard: fields(event) },
+    `staleguard: ${event.method} ${event.origin}${event.path} hit a stale keep-alive socket (idle ${ms(event.idleMs)} ms); retrying on a new connection`,
+  )
+}
+
+export function reportEviction(event: EvictEvent): void {
+  if (channels.evict.hasSubscribers) channels.evict.publish(event)
+  debug('evict origin=%s sockets=%d minIdleMs=%s reason=%s', event.origin, event.sockets, ms(event.minIdleMs), event.reason)
+}
+
+export function reportIdleLimit(event: IdleLimitEvent): void {
+  if (channels.idleLimit.hasSubscribers) channels.idleLimit.publish(event)
+  debug('idle-limit origin=%s previousMs=%d limitMs=%d reason=%s', event.origin, event.previousMs, event.limitMs, event.reason)
+}
+
+function fields(event: StaleFailureEvent | RetryEvent): object {
+  const { error: _error, ...rest } = event
+  return { ...rest, code: errorCode(event.error) }
+}
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? code : error.name
+}

@@ -1,0 +1,36 @@
+import type { Dispatcher } from 'undici'
+import { type StaleguardDispatcher, createDispatcher } from './dispatcher.js'
+import type { StaleguardOptions } from './options.js'
+
+/** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
+export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeof globalThis.fetch & {
+  readonly dispatcher: D
+}
+
+/**
+ * A `fetch` with the global signature and return type (the built-in `Response`, so `instanceof Response`
+ * holds) that goes through a staleguard dispatcher. An explicit `init.dispatcher` still wins.
+ */
+export function createFetch(options?: StaleguardOptions): StaleguardFetch
+export function createFetch<D extends Dispatcher>(dispatcher: D): StaleguardFetch<D>
+export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFetch<Dispatcher> {
+  const dispatcher = isDispatcher(arg) ? arg : createDispatcher(arg)
+  return fetchThrough(dispatcher)
+}
+
+/** Binds the global fetch to a dispatcher; shared with the request scope of the framework adapters. */
+export function fetchThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardFetch<D> {
+  // fetch never mutates init, so the common no-init call reuses one object.
+  const plainInit = { dispatcher } as RequestInit
+  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    if (init === undefined) return globalThis.fetch(input, plainInit)
+    if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
+    return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)
+  }
+  Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
+  return staleguardFetch as StaleguardFetch<D>
+}
+
+function isDispatcher(value: unknown): value is Dispatcher {
+  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
+}

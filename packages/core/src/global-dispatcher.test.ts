@@ -1,0 +1,76 @@
+import { startUpstream } from '@staleguard/lab'
+import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDispatcher } from './dispatcher.js'
+import { installGlobalDispatcher } from './global-dispatcher.js'
+
+const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
+const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
+const slots = globalThis as unknown as Record<symbol, unknown>
+
+describe('installGlobalDispatcher', () => {
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let original: { v1: unknown; v2: unknown }
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    // Let Node load its bundled undici first, as an app that fetched before installing would.
+    await fetch(upstream.origin + '/warm').then((r) => r.text())
+    original = { v1: slots[SLOT_V1], v2: slots[SLOT_V2] }
+  })
+  afterAll(() => upstream.close())
+
+  it("routes Node's built-in fetch and npm undici's fetch and request through staleguard, and restore() undoes it", async () => {
+    const installation = installGlobalDispatcher()
+    const { dispatcher } = installation
+    await fetch(upstream.origin + '/global/builtin').then((r) => r.text())
+    await undiciFetch(upstream.origin + '/global/undici-fetch').then((r) => r.text())
+    await request(upstream.origin + '/global/undici-request').then((r) => r.body.text())
+    expect(dispatcher.stats().requests).toBe(3)
+
+    await installation.restore()
+    expect(slots[SLOT_V1]).toBe(original.v1)
+    expect(slots[SLOT_V2] === original.v2 || (original.v2 === undefined && slots[SLOT_V2] === original.v1)).toBe(true)
+    expect(dispatcher.closed).toBe(true)
+    await fetch(upstream.origin + '/global/after').then((r) => r.text())
+    expect(dispatcher.stats().requests).toBe(3)
+  })
+
+  it('never stacks: two installations, each request through exactly one, restored in any order', async () => {
+    const first = installGlobalDispatcher()
+    const second = installGlobalDispatcher({ keepAliveTimeout: 1_000 })
+    for (let i = 0; i < 4; i++) await fetch(`${upstream.origin}/stack/${i}`).then((r) => r.text())
+    expect(first.dispatcher.stats().requests + second.dispatcher.stats().requests).toBe(4)
+    expect(second.dispatcher.stats().requests).toBe(4)
+
+    await first.restore()
+    expect(first.dispatcher.closed).toBe(true)
+    expect(getGlobalDispatcher()).toBe(second.dispatcher)
+    await fetch(upstream.origin + '/stack/after-first').then((r) => r.text())
+    expect(second.dispatcher.stats().requests).toBe(5)
+
+    await second.restore()
+    await second.restore()
+    expect(slots[SLOT_V1]).toBe(original.v1)
+  })
+
+  it('borrows a dispatcher it is given and never closes it', async () => {
+    const mine = createDispatcher()
+    const installation = installGlobalDispatcher(mine)
+    expect(installation.dispatcher).toBe(mine)
+    await fetch(upstream.origin + '/borrowed').then((r) => r.text())
+    await installation.restore()
+    expect(mine.closed).toBe(false)
+    expect(mine.stats().requests).toBe(1)
+    await mine.close()
+  })
+
+  it('leaves a dispatcher someone else installed after it in place', async () => {
+    const installation = installGlobalDispatcher()
+    const theirs = new Agent()
+    setGlobalDispatcher(theirs)
+    await installation.restore()
+    expect(getGlobalDispatcher()).toBe(theirs)
+    setGlobalDispatcher(original.v1 as Agent)
+    await theirs.close()
+  })
+})

@@ -1,0 +1,23 @@
+export { createDispatcher, StaleguardDispatcher, type OriginStats, type StaleguardStats } from './dispatcher.js'
+export { installGlobalDispatcher, type GlobalDispatcherInstallation } from './global-dispatcher.js'
+export { createFetch, type StaleguardFetch } from './fetch.js'
+export { isStaleSocketError } from './stale-errors.js'
+export { getStaleguardDiagnostics, type RetryDecision, type StaleguardDiagnostics } from './diagnostics.js'
+export {
+  StaleguardOptionError,
+  type OriginOptions,
+  type RetryBudgetOptions,
+  type RetryOptions,
+  type StaleguardOptions,
+} from './options.js'
+export { INTERMEDIARY_IDLE_TIMEOUTS, idleLimitBelow, type Intermediary } from './intermediaries.js'
+export { IDEMPOTENT_METHODS } from './request-safety.js'
+export type { StaleguardCounters } from './counters.js'
+export {
+  STALEGUARD_CHANNELS,
+  type EvictEvent,
+  type IdleLimitEvent,
+  type RetryEvent,
+  type StaleFailureEvent,
+  type StaleguardLogger,
+} from './events.js'

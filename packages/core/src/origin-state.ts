@@ -1,0 +1,150 @@
+import type { Socket } from 'node:net'
+import { buildConnector } from 'undici'
+import { type StaleguardCounters, emptyCounters } from './counters.js'
+import { reportEviction, reportIdleLimit } from './events.js'
+import { type IdleLimitChange, IdleLimitLearner } from './idle-limit.js'
+import type { ResolvedOriginOptions } from './options.js'
+import { RetryBudget } from './retry-budget.js'
+import { trackSocket } from './socket-pairing.js'
+
+/** What staleguard knows about one connection: how often it was used and since when it has been idle. */
+export class TrackedSocket {
+  readonly socket: Socket
+  readonly origin: OriginState
+  /** Requests written on this socket so far. */
+  requests = 0
+  busy = false
+  idleSince: number
+  retireTimer: NodeJS.Timeout | null = null
+
+  constructor(socket: Socket, origin: OriginState, now: number) {
+    this.socket = socket
+    this.origin = origin
+    this.idleSince = now
+  }
+}
+
+/**
+ * Per-origin bookkeeping that outlives undici's pools (the Agent drops a pool once all its sockets have
+ * closed and builds a new one later): the sockets we opened, counters, the retry budget and the learned
+ * idle limit.
+ */
+export class OriginState {
+  readonly key: string
+  readonly options: ResolvedOriginOptions
+  readonly counters: StaleguardCounters = emptyCounters()
+  readonly sockets = new Set<TrackedSocket>()
+  readonly budget: RetryBudget | null
+  readonly #learner: IdleLimitLearner | null
+  readonly connect: buildConnector.connector
+
+  constructor(key: string, options: ResolvedOriginOptions) {
+    this.key = key
+    this.options = options
+    this.budget = options.retry?.budget ? new RetryBudget(options.retry.budget) : null
+    this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
+    const connectBase = buildConnector({ ...options.connect })
+    this.connect = (connectOptions, callback) => {
+      connectBase(connectOptions, (...result) => {
+        if (result[0] === null) this.#adopt(result[1])
+        callback(...result)
+      })
+    }
+  }
+
+  /** The idle limit in force (learned, or configured). */
+  get idleLimitMs(): number {
+    return this.#learner?.currentMs ?? this.options.keepAliveTimeout
+  }
+
+  get learnedIdleLimitMs(): number | null {
+    return this.#learner?.learnedMs ?? null
+  }
+
+  /** Marks a socket idle again once its request finished, and arms retirement at a learned limit. */
+  release(record: TrackedSocket, now: number): void {
+    record.busy = false
+    record.idleSince = now
+    const learned = this.#learner?.learnedMs
+    // undici retires sockets at the configured limit; only a learned, lower one needs our own timer.
+    if (learned != null && !record.socket.destroyed) this.#armRetirement(record, learned)
+  }
+
+  onSuccessfulReuse(idleMs: number, now: number): void {
+    const change = this.#learner?.onSuccessfulReuse(idleMs, now)
+    if (change) this.#applyLimit(change, 'successful-reuses', now)
+  }
+
+  /**
+   * A reused socket idle for `idleMs` died before any response byte. Its siblings idle about as long are
+   * almost surely dead too (sockets pooled by one burst go idle within milliseconds of each other), so every
+   * socket idle at least half as long, or past the newly learned limit, is closed now: the next requests
+   * after this idle gap must not each discover a dead socket.
+   */
+  onStaleSocket(failed: TrackedSocket, idleMs: number, now: number): void {
+    const change = this.#learner?.onStaleFailure(idleMs, now)
+    const threshold = Math.min(idleMs / 2, this.idleLimitMs)
+    const evicted = this.#evictIdle(threshold, now, failed)
+    if (evicted > 0) reportEviction({ origin: this.key, sockets: evicted, minIdleMs: threshold, reason: 'stale-failure' })
+    if (change) this.#applyLimit(change, 'stale-failure', now)
+  }
+
+  #applyLimit(change: IdleLimitChange, reason: 'stale-failure' | 'successful-reuses', now: number): void {
+    reportIdleLimit({ origin: this.key, previousMs: change.previousMs, limitMs: change.limitMs, reason })
+    const evicted = this.#evictIdle(change.limitMs, now, null)
+    if (evicted > 0) reportEviction({ origin: this.key, sockets: evicted, minIdleMs: change.limitMs, reason: 'idle-limit' })
+    const learned = this.#learner?.learnedMs
+    for (const record of this.sockets) {
+      if (record.busy || record.requests === 0) continue
+      if (learned == null) this.#disarmRetirement(record)
+      else this.#armRetirement(record, learned - (now - record.idleSince))
+    }
+  }
+
+  #evictIdle(minIdleMs: number, now: number, except: TrackedSocket | null): number {
+    let evicted = 0
+    for (const record of this.sockets) {
+      // A socket that never carried a request was just opened for one that is about to be written.
+      if (record === except || record.busy || record.requests === 0 || record.socket.destroyed) continue
+      if (now - record.idleSince < minIdleMs) continue
+      this.#evict(record)
+      evicted++
+    }
+    return evicted
+  }
+
+  #evict(record: TrackedSocket): void {
+    this.counters.socketsEvicted++
+    this.#disarmRetirement(record)
+    // undici sees the close of an idle socket and simply connects anew for the next request.
+    record.socket.destroy()
+  }
+
+  #armRetirement(record: TrackedSocket, delayMs: number): void {
+    this.#disarmRetirement(record)
+    record.retireTimer = setTimeout(() => {
+      record.retireTimer = null
+      if (record.busy || record.socket.destroyed) return
+      this.#evict(record)
+      reportEviction({ origin: this.key, sockets: 1, minIdleMs: this.idleLimitMs, reason: 'idle-limit' })
+    }, Math.max(0, delayMs))
+    record.retireTimer.unref()
+  }
+
+  #disarmRetirement(record: TrackedSocket): void {
+    if (record.retireTimer === null) return
+    clearTimeout(record.retireTimer)
+    record.retireTimer = null
+  }
+
+  #adopt(socket: Socket): void {
+    const record = new TrackedSocket(socket, this, performance.now())
+    this.counters.socketsOpened++
+    this.sockets.add(record)
+    trackSocket(record)
+    socket.once('close', () => {
+      this.#disarmRetirement(record)
+      this.sockets.delete(record)
+    })
+  }
+}

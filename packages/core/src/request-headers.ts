@@ -1,0 +1,67 @@
+/**
+ * Reading and adding request headers in every shape undici accepts for `dispatch(opts)`: a plain object
+ * (fetch passes one), a flat `[name, value, name, value]` array, or an iterable of `[name, value]` pairs.
+ */
+export type DispatchHeaders =
+  | Record<string, string | string[] | undefined>
+  | (string | string[] | Buffer)[]
+  | Iterable<[string, string | string[] | undefined]>
+  | null
+  | undefined
+
+function headerValueText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (Array.isArray(value)) return value.map(String).join(', ')
+  return String(value)
+}
+
+/** The value of one header (case-insensitive), or undefined. `lowerName` must be lower case. */
+export function readHeader(headers: DispatchHeaders, lowerName: string): string | undefined {
+  if (!headers) return undefined
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === lowerName) return headerValueText(headers[i + 1])
+    }
+    return undefined
+  }
+  if (isPairIterable(headers)) {
+    for (const [name, value] of headers) {
+      if (name.toLowerCase() === lowerName) return headerValueText(value)
+    }
+    return undefined
+  }
+  const record = headers as Record<string, unknown>
+  if (lowerName in record) return headerValueText(record[lowerName])
+  for (const name in record) {
+    if (name.toLowerCase() === lowerName) return headerValueText(record[name])
+  }
+  return undefined
+}
+
+/**
+ * Headers with `additions` appended, leaving the caller's own value in place when the caller already set
+ * that header. Returns the input untouched when nothing is added.
+ */
+export function withHeadersIfAbsent(
+  headers: DispatchHeaders,
+  additions: readonly (readonly [lowerName: string, value: string])[],
+): DispatchHeaders {
+  const missing = additions.filter(([name]) => readHeader(headers, name) === undefined)
+  if (missing.length === 0) return headers
+  if (!headers) return Object.fromEntries(missing)
+  if (Array.isArray(headers)) return [...headers, ...missing.flat()]
+  if (isPairIterable(headers)) return [...flattenPairs(headers), ...missing.flat()]
+  return { ...(headers as Record<string, string | string[] | undefined>), ...Object.fromEntries(missing) }
+}
+
+function isPairIterable(headers: object): headers is Iterable<[string, string | string[] | undefined]> {
+  return typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function'
+}
+
+function flattenPairs(pairs: Iterable<[string, string | string[] | undefined]>): (string | string[])[] {
+  const flat: (string | string[])[] = []
+  for (const [name, value] of pairs) {
+    if (value !== undefined) flat.push(name, value)
+  }
+  return flat
+}

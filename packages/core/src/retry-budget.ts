@@ -1,0 +1,60 @@
+/**
+ * A retry budget in the style of Envoy and Finagle: retries may be at most `ratio` of the requests seen
+ * over a sliding window, but never fewer than `minRetries` per window, so a quiet service can still
+ * retry. When an upstream is dead every attempt fails; the budget keeps staleguard from doubling that
+ * load.
+ *
+ * The window is kept as ten buckets so the cost per request is one array index, not a list of stamps.
+ */
+const BUCKETS = 10
+
+export interface RetryBudgetSettings {
+  readonly ratio: number
+  readonly minRetries: number
+  readonly windowMs: number
+}
+
+export class RetryBudget {
+  readonly #settings: RetryBudgetSettings
+  readonly #bucketMs: number
+  readonly #requests = new Array<number>(BUCKETS).fill(0)
+  readonly #retries = new Array<number>(BUCKETS).fill(0)
+  #current = 0
+  #currentStart = 0
+
+  constructor(settings: RetryBudgetSettings) {
+    this.#settings = settings
+    this.#bucketMs = settings.windowMs / BUCKETS
+  }
+
+  recordRequest(now: number): void {
+    this.#advance(now)
+    this.#requests[this.#current]!++
+  }
+
+  /** Takes one retry from the budget when it allows one. */
+  tryTakeRetry(now: number): boolean {
+    this.#advance(now)
+    let requests = 0
+    let retries = 0
+    for (let i = 0; i < BUCKETS; i++) {
+      requests += this.#requests[i]!
+      retries += this.#retries[i]!
+    }
+    const allowed = Math.max(this.#settings.minRetries, this.#settings.ratio * requests)
+    if (retries + 1 > allowed) return false
+    this.#retries[this.#current]!++
+    return true
+  }
+
+  #advance(now: number): void {
+    if (now - this.#currentStart < this.#bucketMs) return
+    const elapsed = Math.min(BUCKETS, Math.floor((now - this.#currentStart) / this.#bucketMs))
+    for (let i = 0; i < elapsed; i++) {
+      this.#current = (this.#current + 1) % BUCKETS
+      this.#requests[this.#current] = 0
+      this.#retries[this.#current] = 0
+    }
+    this.#currentStart = now - ((now - this.#currentStart) % this.#bucketMs)
+  }
+}

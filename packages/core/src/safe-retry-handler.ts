@@ -1,0 +1,240 @@
+import type { Dispatcher } from 'undici'
+import { type RetryDecision, attachDiagnostics, explain } from './diagnostics.js'
+import { type StaleguardLogger, reportRetry, reportStaleFailure } from './events.js'
+import type { CallbackHandler } from './handler-bridge.js'
+import type { OriginState, TrackedSocket } from './origin-state.js'
+import { RecordedBody } from './replayable-body.js'
+import { type BodyReplay, classifyBody, hasIdempotencyKey } from './request-safety.js'
+import { type SocketAwaiter, awaitSocket, stopAwaitingSocket } from './socket-pairing.js'
+import { hasStaleSocketShape } from './stale-errors.js'
+
+/** Who the request is made for, when a framework adapter knows: used only for logs and diagnostics. */
+export interface DispatchScope {
+  readonly requestId: string | undefined
+  readonly logger: StaleguardLogger | undefined
+}
+
+/** What a handler needs from the dispatcher that owns it. */
+export interface RetryTarget {
+  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void
+}
+
+/**
+ * One logical request, across its attempts. It sits between undici and the caller's handler, learns
+ * which socket each attempt used, and when an attempt dies on a stale reused socket before any response
+ * byte, re-sends it on a new connection if (and only if) that is safe. The caller sees one request: one
+ * `onConnect`, the response of the attempt that succeeded, or the final error with diagnostics attached.
+ */
+export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
+  readonly #target: RetryTarget
+  readonly #origin: OriginState
+  readonly #downstream: CallbackHandler
+  readonly #scope: DispatchScope | undefined
+  readonly #options: Dispatcher.DispatchOptions
+  readonly #bodyReplay: BodyReplay
+  #body: RecordedBody | null = null
+  /** Options for the first attempt (the recorded body stands in for a one-shot iterable). */
+  readonly firstAttemptOptions: Dispatcher.DispatchOptions
+
+  #attempts = 1
+  #abortAttempt: ((reason?: Error) => void) | null = null
+  #aborted = false
+  #abortReason: Error | undefined
+  #started = false
+  #socket: TrackedSocket | null = null
+  #reused = false
+  #idleMs: number | null = null
+  #bytesReadAtStart = 0
+  #responseStarted = false
+
+  constructor(target: RetryTarget, origin: OriginState, options: Dispatcher.DispatchOptions, downstream: CallbackHandler, scope: DispatchScope | undefined) {
+    this.#target = target
+    this.#origin = origin
+    this.#downstream = downstream
+    this.#scope = scope
+    this.#options = options
+    const retry = origin.options.retry
+    this.#bodyReplay = retry === null || options.body == null ? 'reusable' : classifyBody(options.body, options.headers, retry.maxReplayBodyBytes)
+    if (this.#bodyReplay === 'recordable' && this.#mayBeReplayed()) {
+      this.#body = new RecordedBody(options.body as AsyncIterable<unknown>)
+      this.firstAttemptOptions = { ...options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
+    } else {
+      this.firstAttemptOptions = options
+    }
+  }
+
+  /** Handed to the caller as its abort function; it follows the request from attempt to attempt. */
+  readonly #abort = (reason?: Error): void => {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#abortReason = reason
+    this.#abortAttempt?.(reason)
+  }
+
+  onConnect(abort: (reason?: Error) => void, context?: object): void {
+    this.#abortAttempt = abort
+    if (this.#aborted) {
+      abort(this.#abortReason)
+      return
+    }
+    if (!this.#started) {
+      this.#started = true
+      this.#downstream.onConnect?.(this.#abort, context)
+      if (this.#aborted) return
+    }
+    // Must be the last thing before undici writes the headers: it pairs this attempt with its socket.
+    awaitSocket(this)
+  }
+
+  onSocket(record: TrackedSocket): void {
+    const now = performance.now()
+    this.#socket = record
+    this.#reused = record.requests > 0
+    this.#idleMs = this.#reused ? now - record.idleSince : null
+    this.#bytesReadAtStart = record.socket.bytesRead
+    record.requests++
+    record.busy = true
+    if (this.#reused) this.#origin.counters.reusedRequests++
+  }
+
+  onResponseStarted(): void {
+    this.#downstream.onResponseStarted?.()
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#downstream.onBodySent?.(chunkSize, totalBytesSent)
+  }
+
+  onRequestSent(): void {
+    this.#downstream.onRequestSent?.()
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (!this.#responseStarted) {
+      this.#responseStarted = true
+      this.#releaseBody()
+      if (this.#attempts > 1) this.#origin.counters.retriesSucceeded++
+      if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
+    }
+    return this.#downstream.onHeaders?.(statusCode, headers, resume, statusText) ?? true
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#downstream.onData?.(chunk) ?? true
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.#releaseSocket()
+    this.#downstream.onComplete?.(trailers)
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+    this.#responseStarted = true
+    this.#releaseBody()
+    // The socket now belongs to the caller (WebSocket, CONNECT tunnel): never treat it as idle again.
+    this.#socket = null
+    this.#downstream.onUpgrade?.(statusCode, headers, socket)
+  }
+
+  onError(error: Error): void {
+    stopAwaitingSocket(this)
+    const failed = this.#socket
+    this.#releaseSocket()
+    const decision = this.#decide(error, failed)
+    if (decision === 'retried') {
+      this.#retry(error)
+      return
+    }
+    this.#releaseBody()
+    this.#origin.counters.failedRequests++
+    this.#explainFailure(error, decision)
+    if (!this.#downstream.onError) throw error
+    this.#downstream.onError(error)
+  }
+
+  #decide(error: Error, failed: TrackedSocket | null): RetryDecision {
+    if (this.#aborted) return 'aborted'
+    if (!hasStaleSocketShape(error)) return 'not-stale'
+    if (!this.#reused || failed === null) return 'fresh-connection'
+    // Partial headers count: `bytesRead` moving since the request was written means the server answered.
+    if (this.#responseStarted || failed.socket.bytesRead > this.#bytesReadAtStart) return 'response-started'
+
+    const now = performance.now()
+    this.#origin.counters.staleFailures++
+    this.#origin.onStaleSocket(failed, this.#idleMs ?? 0, now)
+
+    const retry = this.#origin.options.retry
+    if (retry === null) return 'retry-disabled'
+    if (this.#attempts > retry.maxRetries) return 'retries-exhausted'
+    if (!this.#mayBeReplayed()) return 'not-idempotent'
+    if (this.#bodyReplay === 'stream' || this.#bodyReplay === 'too-large') return 'body-not-replayable'
+    if (this.#origin.budget !== null && !this.#origin.budget.tryTakeRetry(now)) {
+      this.#origin.counters.retriesDeniedByBudget++
+      return 'budget-exhausted'
+    }
+    return 'retried'
+  }
+
+  #mayBeReplayed(): boolean {
+    const retry = this.#origin.options.retry
+    if (retry === null) return false
+    const method = (this.#options.method ?? 'GET').toUpperCase()
+    return retry.methods.has(method) || hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
+  }
+
+  #retry(error: Error): void {
+    const idleMs = this.#idleMs
+    this.#attempts++
+    this.#origin.counters.retries++
+    this.#reused = false
+    this.#idleMs = null
+    this.#responseStarted = false
+    reportRetry(
+      { origin: this.#origin.key, method: this.#method(), path: this.#options.path, idleMs, attempt: this.#attempts, requestId: this.#scope?.requestId, error },
+      this.#scope?.logger,
+    )
+    const options = this.#body === null ? this.#options : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
+    this.#target.dispatchOnNewConnection(this.#origin, options, this)
+  }
+
+  #explainFailure(error: Error, retryDecision: RetryDecision): void {
+    const staleSocketError = hasStaleSocketShape(error)
+    const facts = {
+      origin: this.#origin.key,
+      method: this.#method(),
+      path: this.#options.path,
+      reused: this.#reused,
+      idleMs: this.#idleMs,
+      attempts: this.#attempts,
+      staleSocketError,
+      retryDecision,
+      requestId: this.#scope?.requestId,
+    }
+    const explanation = explain(facts)
+    attachDiagnostics(error, { ...facts, explanation })
+    if (staleSocketError && retryDecision !== 'aborted') {
+      reportStaleFailure(
+        { origin: facts.origin, method: facts.method, path: facts.path, reused: facts.reused, idleMs: facts.idleMs, attempt: facts.attempts, retryDecision, requestId: facts.requestId, error },
+        this.#scope?.logger,
+        explanation,
+      )
+    }
+  }
+
+  #method(): string {
+    return (this.#options.method ?? 'GET').toUpperCase()
+  }
+
+  #releaseSocket(): void {
+    const record = this.#socket
+    if (record === null) return
+    this.#socket = null
+    this.#origin.release(record, performance.now())
+  }
+
+  #releaseBody(): void {
+    if (this.#body === null) return
+    this.#body.release()
+    this.#body = null
+  }
+}

@@ -1,0 +1,46 @@
+import { startUpstream } from '@staleguard/lab'
+import { fetch as undiciFetch, request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDispatcher } from './dispatcher.js'
+
+/**
+ * The canary for the undici internal staleguard leans on: each dispatch must be paired with the socket that
+ * carried it (see socket-pairing.ts). Reuse as staleguard counts it must equal reuse as the upstream sees
+ * it, connection by connection, for the built-in fetch, the npm undici fetch and undici.request.
+ */
+describe('socket pairing', () => {
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  beforeAll(async () => {
+    upstream = await startUpstream()
+  })
+  afterAll(() => upstream.close())
+
+  it('pairs every request with its socket, for every client API', async () => {
+    const dispatcher = createDispatcher()
+    const clients = [
+      (path: string) => fetch(upstream.origin + path, { dispatcher } as unknown as RequestInit).then((r) => r.text()),
+      (path: string) => undiciFetch(upstream.origin + path, { dispatcher }).then((r) => r.text()),
+      (path: string) => request(upstream.origin + path, { dispatcher }).then((r) => r.body.text()),
+      (path: string) => fetch(upstream.origin + path, { dispatcher, method: 'PUT', body: 'x' } as unknown as RequestInit).then((r) => r.text()),
+    ]
+    const before = upstream.received.length
+    for (let round = 0; round < 6; round++) {
+      // Mixed parallel bursts make the pool open several sockets and reuse them in varying order.
+      await Promise.all(clients.map((send, i) => send(`/pair/${round}/${i}`)))
+      await Promise.all(clients.map((send, i) => send(`/pair/${round}/${i}/b`)))
+    }
+    const received = upstream.received.slice(before)
+    const perConnection = new Map<number, number>()
+    for (const r of received) perConnection.set(r.connection, (perConnection.get(r.connection) ?? 0) + 1)
+    const reusedAtUpstream = [...perConnection.values()].reduce((sum, n) => sum + n - 1, 0)
+
+    const stats = dispatcher.stats()
+    expect(stats.requests).toBe(48)
+    expect(received).toHaveLength(48)
+    expect(stats.socketsOpened).toBe(perConnection.size)
+    expect(stats.reusedRequests).toBe(reusedAtUpstream)
+    expect(stats.reusedRequests).toBeGreaterThan(0)
+    await dispatcher.close()
+    expect(dispatcher.stats().openSockets).toBe(0)
+  })
+})

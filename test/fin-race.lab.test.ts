@@ -1,0 +1,3 @@
+import { defineStaleHopSuite } from './stale-hop-suite.js'
+
+defineStaleHopSuite('fin-race', { plainFetchMustLose: true })

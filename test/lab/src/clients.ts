@@ -1,0 +1,98 @@
+import { Agent, type Dispatcher } from 'undici'
+
+/** A request as the lab scenarios make it. */
+export interface LabRequest {
+  readonly method?: string
+  readonly body?: string | ReadableStream<Uint8Array>
+  readonly headers?: Record<string, string>
+  readonly signal?: AbortSignal
+}
+
+/**
+ * One way of calling the upstream. `send` resolves with the whole body, and rejects on a network error or a
+ * non-2xx status: either way the request is lost to the caller.
+ */
+export interface LabClient {
+  readonly name: string
+  send(url: string, request?: LabRequest): Promise<string>
+  close(): Promise<void>
+}
+
+/** Node's global fetch with whatever global dispatcher the process has (Node's default, unless installed). */
+export function plainFetchClient(): LabClient {
+  return {
+    name: 'plain fetch',
+    send: (url, request) => fetch(url, toInit(request)).then(readOk),
+    close: async () => {},
+  }
+}
+
+/**
+ * The seed article's manual fix: an Agent with `keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000,
+ * connections: 50`, and one retry of a GET when the cause is ECONNRESET.
+ */
+export function seedFixClient(): LabClient {
+  const agent = new Agent({ keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000, connections: 50 })
+  return {
+    name: 'seed fix',
+    async send(url, request) {
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        try {
+          return await fetch(url, { ...toInit(request), dispatcher: agent } as unknown as RequestInit).then(readOk)
+        } catch (error) {
+          const code = (error as { cause?: { code?: string } }).cause?.code
+          if (attempt === 1 || code !== 'ECONNRESET' || (request?.method ?? 'GET') !== 'GET') throw error
+        }
+      }
+      throw new Error('unreachable')
+    },
+    close: () => agent.close(),
+  }
+}
+
+/** Any fetch-shaped function (createFetch, request.fetch, …) as a lab client. */
+export function fetchClient(name: string, fetchImpl: typeof fetch, close: () => Promise<void> = async () => {}): LabClient {
+  return { name, send: (url, request) => fetchImpl(url, toInit(request)).then(readOk), close }
+}
+
+/** A dispatcher driven through `undici.request`-style calls (the fast path), as a lab client. */
+export function requestClient(
+  name: string,
+  request: (url: string, options: { method: string; body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Dispatcher.ResponseData>,
+  close: () => Promise<void> = async () => {},
+): LabClient {
+  return {
+    name,
+    async send(url, init) {
+      const { statusCode, body } = await request(url, {
+        method: init?.method ?? 'GET',
+        ...(init?.body === undefined ? {} : { body: init.body }),
+        ...(init?.headers === undefined ? {} : { headers: init.headers }),
+        ...(init?.signal === undefined ? {} : { signal: init.signal }),
+      })
+      const text = await body.text()
+      if (statusCode < 200 || statusCode > 299) throw Object.assign(new Error(`HTTP ${statusCode}`), { code: `HTTP_${statusCode}` })
+      return text
+    },
+    close,
+  }
+}
+
+function toInit(request: LabRequest | undefined): RequestInit {
+  if (!request) return {}
+  const init: RequestInit & { duplex?: 'half' } = {}
+  if (request.method) init.method = request.method
+  if (request.headers) init.headers = request.headers
+  if (request.signal) init.signal = request.signal
+  if (request.body !== undefined) {
+    init.body = request.body
+    if (typeof request.body !== 'string') init.duplex = 'half'
+  }
+  return init
+}
+
+async function readOk(response: Response): Promise<string> {
+  const text = await response.text()
+  if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { code: `HTTP_${response.status}` })
+  return text
+}

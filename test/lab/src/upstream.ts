@@ -1,0 +1,111 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+/** One request as the upstream received it. */
+export interface ReceivedRequest {
+  readonly method: string
+  readonly path: string
+  readonly body: string
+  readonly headers: http.IncomingHttpHeaders
+  /** Which connection carried it (1-based, in accept order). */
+  readonly connection: number
+  /** Set when the connection closed before the upstream answered. */
+  closedEarly: boolean
+}
+
+export interface Upstream {
+  readonly origin: string
+  readonly port: number
+  readonly received: ReceivedRequest[]
+  /** How many requests reached the upstream with this method and path (body ignored). */
+  count(method: string, path: string): number
+  /** Connections accepted so far. */
+  readonly connections: number
+  close(): Promise<void>
+}
+
+export interface UpstreamOptions {
+  /** Idle time before the upstream itself closes a keep-alive connection. Default 60 s: the lab's hops decide. */
+  keepAliveTimeoutMs?: number
+  /** Send `Keep-Alive: timeout=N` with this many seconds (Node sends its own unless overridden). */
+  keepAliveHintSeconds?: number
+}
+
+/**
+ * A local upstream that records every request it receives. Paths:
+ * - `/slow?ms=N` answers after N ms;
+ * - `/hang` never answers (the record's `closedEarly` turns true when the client goes away);
+ * - `/mid-body` sends headers (with `x-lab-reset-mid-body: 1`, which the fault proxy acts on) and then a
+ *   body slowly;
+ * - anything else answers `{"ok":true,"n":<index>}` at once.
+ */
+export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
+  const received: ReceivedRequest[] = []
+  const connectionIds = new WeakMap<Socket, number>()
+  let connections = 0
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://upstream')
+      const record: ReceivedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        body: Buffer.concat(chunks).toString('utf8'),
+        headers: req.headers,
+        connection: connectionIds.get(req.socket) ?? 0,
+        closedEarly: false,
+      }
+      received.push(record)
+      res.on('close', () => {
+        if (!res.writableEnded) record.closedEarly = true
+      })
+      if (options.keepAliveHintSeconds !== undefined) res.setHeader('keep-alive', `timeout=${options.keepAliveHintSeconds}`)
+      respond(url, res, received.length)
+    })
+  })
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 60_000
+  server.headersTimeout = Math.max(server.keepAliveTimeout + 1_000, 60_000)
+  server.requestTimeout = 0
+  server.on('connection', (socket: Socket) => connectionIds.set(socket, ++connections))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    count: (method, path) => received.filter((r) => r.method === method && r.path === path).length,
+    get connections() {
+      return connections
+    },
+    async close() {
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
+
+function respond(url: URL, res: http.ServerResponse, n: number): void {
+  switch (url.pathname) {
+    case '/slow': {
+      const timer = setTimeout(() => res.end(JSON.stringify({ ok: true, n })), Number(url.searchParams.get('ms') ?? 100))
+      res.on('close', () => clearTimeout(timer))
+      return
+    }
+    case '/hang':
+      return
+    case '/mid-body': {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-lab-reset-mid-body': '1', 'content-length': '100000' })
+      res.write('x'.repeat(1_000))
+      const timer = setInterval(() => res.write('x'.repeat(1_000)), 20)
+      res.on('close', () => clearInterval(timer))
+      return
+    }
+    default:
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ ok: true, n }))
+  }
+}

@@ -1,0 +1,150 @@
+import { Readable } from 'node:stream'
+import { type StaleguardDispatcher, type StaleguardOptions, createFetch, getStaleguardDiagnostics } from '@staleguard/core'
+import { type FaultProxy, type Upstream, freePort, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { Agent, request } from 'undici'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+const IDLE_MS = 300
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('retry rules, against real sockets', () => {
+  let upstream: Upstream
+  let proxy: FaultProxy
+  const dispatchers: StaleguardDispatcher[] = []
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    proxy = await startFaultProxy({ port: upstream.port }, { kind: 'pass' })
+  })
+  afterEach(async () => {
+    await Promise.all(dispatchers.splice(0).map((d) => d.close()))
+    proxy.mode = { kind: 'pass' }
+  })
+  afterAll(async () => {
+    await proxy.close()
+    await upstream.close()
+  })
+
+  function staleguard(options: StaleguardOptions = {}) {
+    const f = createFetch({ learnIdleLimit: false, ...options })
+    dispatchers.push(f.dispatcher)
+    return f
+  }
+
+  /** Opens one pooled socket, then leaves it idle past the hop's limit so the next request finds it dead. */
+  async function staleSocket(f: ReturnType<typeof staleguard>, tag: string): Promise<void> {
+    proxy.mode = { kind: 'rst-after-idle', idleMs: IDLE_MS }
+    await f(`${proxy.origin}/warm/${tag}`).then((r) => r.text())
+    await sleep(IDLE_MS + 100)
+  }
+
+  it('retries a stale GET on a new connection that carries nothing else', async () => {
+    const f = staleguard()
+    await staleSocket(f, 'new-connection')
+    expect(await f(`${proxy.origin}/retried`).then((r) => r.status)).toBe(200)
+    const [arrival] = upstream.received.filter((r) => r.path === '/retried')
+    expect(arrival).toBeDefined()
+    expect(upstream.received.filter((r) => r.connection === arrival!.connection)).toHaveLength(1)
+    expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 1, retries: 1, retriesSucceeded: 1 })
+  })
+
+  it('never replays a stream body', async () => {
+    const f = staleguard()
+    await staleSocket(f, 'stream')
+    const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close() } })
+    const error = await f(`${proxy.origin}/stream-put`, { method: 'PUT', body, duplex: 'half' } as RequestInit).catch((e: unknown) => e)
+    expect(getStaleguardDiagnostics(error)?.retryDecision).toBe('body-not-replayable')
+    expect(upstream.count('PUT', '/stream-put')).toBe(0)
+
+    await staleSocket(f, 'node-stream')
+    const viaRequest = await request(`${proxy.origin}/stream-put-2`, { method: 'PUT', body: Readable.from(['streamed']), dispatcher: f.dispatcher }).catch((e: unknown) => e)
+    expect(getStaleguardDiagnostics(viaRequest)?.retryDecision).toBe('body-not-replayable')
+    expect(upstream.count('PUT', '/stream-put-2')).toBe(0)
+    expect(f.dispatcher.stats().retries).toBe(0)
+  })
+
+  it('replays a fixed-length fetch body byte for byte', async () => {
+    const f = staleguard()
+    await staleSocket(f, 'replay')
+    const payload = JSON.stringify({ text: 'é'.repeat(5_000) })
+    expect((await f(`${proxy.origin}/replayed-put`, { method: 'PUT', body: payload })).status).toBe(200)
+    const arrivals = upstream.received.filter((r) => r.path === '/replayed-put')
+    expect(arrivals.map((r) => r.body)).toEqual([payload])
+    expect(f.dispatcher.stats().retries).toBe(1)
+  })
+
+  it('does not retry a failure in the middle of a response body', async () => {
+    const f = staleguard()
+    const response = await f(`${proxy.origin}/mid-body`)
+    const error = await response.text().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(upstream.count('GET', '/mid-body')).toBe(1)
+    expect(proxy.stats.midBodyResets).toBeGreaterThan(0)
+    expect(f.dispatcher.stats().retries).toBe(0)
+  })
+
+  it('does not retry an aborted request', async () => {
+    const f = staleguard()
+    const error = await f(`${proxy.origin}/hang`, { signal: AbortSignal.timeout(200) }).catch((e: unknown) => e)
+    expect((error as Error).name).toMatch(/AbortError|TimeoutError/)
+    await sleep(50)
+    expect(upstream.count('GET', '/hang')).toBe(1)
+    expect(f.dispatcher.stats().retries).toBe(0)
+  })
+
+  it('does not retry a failure on a fresh connection: refused, or reset before any reuse', async () => {
+    const f = staleguard()
+    const closedPort = await freePort()
+    const refused = await f(`http://127.0.0.1:${closedPort}/refused`).catch((e: unknown) => e)
+    expect(getStaleguardDiagnostics(refused)?.retryDecision).toBe('not-stale')
+
+    proxy.mode = { kind: 'reset-all' }
+    const reset = await f(`${proxy.origin}/reset-fresh`).catch((e: unknown) => e)
+    expect(getStaleguardDiagnostics(reset)).toMatchObject({ retryDecision: 'fresh-connection', reused: false, staleSocketError: true })
+    expect(upstream.count('GET', '/reset-fresh')).toBe(0)
+    expect(f.dispatcher.stats().retries).toBe(0)
+  })
+
+  it('stops retrying within the budget when an upstream keeps killing reused connections', async () => {
+    const f = staleguard({ retry: { budget: { ratio: 0.2, minRetries: 5, windowMs: 60_000 } } })
+    proxy.mode = { kind: 'reset-reused' }
+    let lost = 0
+    for (let i = 0; i < 60; i++) {
+      await f(`${proxy.origin}/dead/${i}`).then((r) => r.text()).catch(() => lost++)
+    }
+    const stats = f.dispatcher.stats()
+    expect(stats.retriesDeniedByBudget).toBeGreaterThan(0)
+    expect(stats.retries).toBeLessThanOrEqual(Math.max(5, 0.2 * stats.requests))
+    expect(lost).toBe(stats.retriesDeniedByBudget)
+  })
+
+  it('does not let a Keep-Alive: timeout=600 hint lift the idle time above the ceiling', async () => {
+    const hinting = await startUpstream({ keepAliveHintSeconds: 600 })
+    try {
+      const f = staleguard({ keepAliveTimeout: IDLE_MS })
+      const plain = new Agent({ keepAliveTimeout: IDLE_MS, keepAliveMaxTimeout: 600_000 })
+      const viaPlain = (path: string) => fetch(hinting.origin + path, { dispatcher: plain } as unknown as RequestInit).then((r) => r.text())
+      await f(hinting.origin + '/hint/1').then((r) => r.text())
+      await viaPlain('/hint/plain-1')
+      expect(hinting.connections).toBe(2)
+      await sleep(IDLE_MS * 3)
+      expect(f.dispatcher.stats().openSockets).toBe(0)
+      await f(hinting.origin + '/hint/2').then((r) => r.text())
+      await viaPlain('/hint/plain-2')
+      // staleguard retired its idle socket and opened a new one; the plain Agent, raised by the hint, reused.
+      expect(hinting.connections).toBe(3)
+      await plain.close()
+    } finally {
+      await hinting.close()
+    }
+  })
+
+  it('retires sockets before the hop when the upstream idle timeout is configured: no stale failure at all', async () => {
+    const f = staleguard({ upstreamIdleTimeout: IDLE_MS })
+    proxy.mode = { kind: 'rst-after-idle', idleMs: IDLE_MS }
+    for (let burst = 0; burst < 6; burst++) {
+      await Promise.all(Array.from({ length: 4 }, (_, i) => f(`${proxy.origin}/configured/${burst}/${i}`).then((r) => r.text())))
+      await sleep(IDLE_MS + 50)
+    }
+    expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 0, failedRequests: 0 })
+  })
+})

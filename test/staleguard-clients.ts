@@ -1,0 +1,22 @@
+import { type StaleguardDispatcher, type StaleguardOptions, createFetch } from '@staleguard/core'
+import { type LabClient, fetchClient } from '@staleguard/lab'
+
+/** A staleguard entry point under test, built fresh for each scenario with the scenario's options. */
+export interface StaleguardClientFactory {
+  readonly name: string
+  make(options?: StaleguardOptions): { client: LabClient; dispatcher: StaleguardDispatcher }
+}
+
+/**
+ * Every way a user calls through staleguard. The lab's scenario table runs once per entry, so a new entry
+ * point is proven by the same table instead of a copy of it.
+ */
+export const STALEGUARD_CLIENTS: readonly StaleguardClientFactory[] = [
+  {
+    name: 'createFetch',
+    make(options) {
+      const staleguardFetch = createFetch(options)
+      return { client: fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close()), dispatcher: staleguardFetch.dispatcher }
+    },
+  },
+]
