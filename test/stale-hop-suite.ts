@@ -24,12 +24,14 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
       await upstream.close()
     })
 
-    it.runIf(plainFetchMustLose)('plain global fetch loses requests: the lab reproduces the bug', async (ctx) => {
-      if (!hop) return ctx.skip()
-      const client = plainFetchClient()
-      const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 6, burstSize: BURST_SIZE })
-      expect(result.lost).toBeGreaterThan(0)
-    })
+    if (plainFetchMustLose) {
+      it('plain global fetch loses requests: the lab reproduces the bug', async (ctx) => {
+        if (!hop) return ctx.skip()
+        const client = plainFetchClient()
+        const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 6, burstSize: BURST_SIZE })
+        expect(result.lost).toBeGreaterThan(0)
+      })
+    }
 
     for (const factory of STALEGUARD_CLIENTS) {
       describe(factory.name, () => {
