@@ -11,6 +11,7 @@ export default defineConfig({
       '@staleguard/express': src('./packages/express/src/index.ts'),
       '@staleguard/koa': src('./packages/koa/src/index.ts'),
       '@staleguard/lab': src('./test/lab/src/index.ts'),
+      '@staleguard/example-shared': src('./examples/shared/behind-nginx.ts'),
     },
   },
   test: {

@@ -21,3 +21,6 @@ export {
   type StaleFailureEvent,
   type StaleguardLogger,
 } from './events.js'
+export { createRequestScopes, RequestScopes, type RequestScopesOptions } from './request-scopes.js'
+export { RequestScope, type IncomingRequest, type RequestScopeOptions } from './request-scope.js'
+export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './server-tuning.js'

@@ -1,0 +1,98 @@
+import type { Server, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { createDispatcher, type StaleguardDispatcher, type StaleguardStats } from './dispatcher.js'
+import { type GlobalDispatcherInstallation, installGlobalDispatcher } from './global-dispatcher.js'
+import { type StaleguardOptions, StaleguardOptionError } from './options.js'
+import { type IncomingRequest, RequestScope, type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './request-scope.js'
+import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
+
+/** Options every framework adapter takes: core's, the request scope's, server tuning, and ownership. */
+export interface RequestScopesOptions extends StaleguardOptions, RequestScopeOptions, ServerTuningOptions {
+  /** Use this dispatcher instead of building one. It is borrowed: never installed globally, never closed. */
+  dispatcher?: Dispatcher
+  /** Install the dispatcher as the process-wide one, so every other fetch is protected too. Default true. */
+  installGlobal?: boolean
+}
+
+const ADAPTER_KEYS = new Set(['dispatcher', 'installGlobal', 'requestIdHeader', 'traceHeaders', 'timeout', 'server', 'behind'])
+
+/**
+ * The one piece every adapter shares: it owns (or borrows) the dispatcher, installs it globally, opens a
+ * {@link RequestScope} per incoming request wired to that request's response, tunes the inbound server, and
+ * on close gives back exactly what it took. Adapters only translate their framework's events into calls
+ * to it.
+ */
+export class RequestScopes {
+  readonly dispatcher: Dispatcher
+  readonly #owned: boolean
+  readonly #scopeOptions: ResolvedScopeOptions
+  readonly #serverTimeouts: ServerTimeouts | null
+  readonly #tunedServers = new WeakSet<Server>()
+  #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
+  #closing: Promise<void> | null = null
+
+  constructor(options: RequestScopesOptions = {}) {
+    const { dispatcher, installGlobal = true, requestIdHeader, traceHeaders, timeout, server, behind, ...core } = options
+    if (typeof installGlobal !== 'boolean') throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
+    this.#scopeOptions = resolveScopeOptions({
+      ...(requestIdHeader === undefined ? {} : { requestIdHeader }),
+      ...(traceHeaders === undefined ? {} : { traceHeaders }),
+      ...(timeout === undefined ? {} : { timeout }),
+    })
+    this.#serverTimeouts = serverTimeoutsFor({ ...(server === undefined ? {} : { server }), ...(behind === undefined ? {} : { behind }) })
+    if (dispatcher !== undefined) {
+      const stray = Object.keys(core).find((key) => !ADAPTER_KEYS.has(key))
+      if (stray !== undefined) throw new StaleguardOptionError(stray, 'cannot be combined with `dispatcher`: configure the dispatcher you pass in', (core as Record<string, unknown>)[stray])
+      if (typeof dispatcher.dispatch !== 'function') throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
+      this.dispatcher = dispatcher
+      this.#owned = false
+    } else {
+      this.dispatcher = createDispatcher(core)
+      this.#owned = true
+      if (installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
+    }
+  }
+
+  /** Counters of the dispatcher, when it is a staleguard one. */
+  stats(): StaleguardStats | undefined {
+    return (this.dispatcher as Partial<StaleguardDispatcher>).stats?.()
+  }
+
+  /**
+   * A scope for one incoming request, tied to its response: when the response closes before it was ended
+   * the client went away, and every upstream call of the request is aborted; either way the scope then drops
+   * its listeners. The disconnect is read from the response, not the request: a request emits `close` as
+   * soon as its body has been read.
+   */
+  open(response: ServerResponse, incoming: IncomingRequest): RequestScope {
+    const scope = new RequestScope(this.dispatcher, this.#scopeOptions, incoming)
+    if (response.closed) {
+      if (response.writableEnded) scope.end()
+      else scope.abort()
+    } else {
+      response.once('close', () => (response.writableEnded ? scope.end() : scope.abort()))
+    }
+    return scope
+  }
+
+  /** Applies the server options (`server`, `behind`) to a server, once per server. */
+  tuneServer(server: Server | null | undefined): void {
+    if (!server || this.#serverTimeouts === null || this.#tunedServers.has(server)) return
+    this.#tunedServers.add(server)
+    server.keepAliveTimeout = this.#serverTimeouts.keepAliveTimeout
+    server.headersTimeout = this.#serverTimeouts.headersTimeout
+  }
+
+  /** Gives back the global dispatcher it installed and closes the dispatcher it built; a borrowed one is left alone. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#installation?.restore()
+      if (this.#owned) await this.dispatcher.close()
+    })()
+    return this.#closing
+  }
+}
+
+export function createRequestScopes(options?: RequestScopesOptions): RequestScopes {
+  return new RequestScopes(options)
+}

@@ -1,0 +1,3 @@
+import { defineAdapterContract } from '../../../test/adapter-contract.js'
+
+defineAdapterContract('express')

@@ -1,0 +1,63 @@
+import type { ServerResponse } from 'node:http'
+import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+
+export type FastifyStaleguardOptions = RequestScopesOptions
+
+/** `app.staleguard`: the dispatcher the plugin uses and its counters. */
+export interface FastifyStaleguard {
+  readonly dispatcher: RequestScopes['dispatcher']
+  stats(): StaleguardStats | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The global `fetch`, scoped to this request: stale-socket safe, request id forwarded, aborted on disconnect. */
+    readonly fetch: typeof globalThis.fetch
+  }
+  interface FastifyInstance {
+    readonly staleguard: FastifyStaleguard
+  }
+}
+
+const kScope = Symbol('staleguard.scope')
+const kResponse = Symbol('staleguard.response')
+
+interface ScopedRequest extends FastifyRequest {
+  [kScope]: RequestScope | null
+  [kResponse]: ServerResponse | null
+}
+
+/** Options Fastify's `register` itself consumes; they are not staleguard's. */
+const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyInstance, options, done) => {
+  const scopes = createRequestScopes(Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))))
+  scopes.tuneServer(app.server)
+
+  app.decorate('staleguard', { dispatcher: scopes.dispatcher, stats: () => scopes.stats() })
+  // Fastify rejects reference-type initial values: symbol holders start null, and the getter fills them.
+  app.decorateRequest(kScope, null)
+  app.decorateRequest(kResponse, null)
+  app.decorateRequest('fetch', {
+    getter(this: FastifyRequest) {
+      const request = this as ScopedRequest
+      request[kScope] ??= scopes.open(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log })
+      return request[kScope].fetch
+    },
+  })
+  // The disconnect is read from the response (Fastify's request.signal fires early on POSTs with a body).
+  app.addHook('onRequest', (request, reply, next) => {
+    ;(request as ScopedRequest)[kResponse] = reply.raw
+    next()
+  })
+  app.addHook('onClose', (_instance, next) => {
+    scopes.close().then(() => next(), next)
+  })
+  done()
+}
+
+/** `await app.register(fastifyStaleguard, options)`: `request.fetch` in every handler, `app.staleguard` on the instance. */
+export const fastifyStaleguard = fp(plugin, { name: '@staleguard/fastify', fastify: '5.x' })
+export default fastifyStaleguard

@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process'
+import { getEventListeners, once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { type Upstream, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { pino } from 'pino'
+import { getGlobalDispatcher } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Framework, appLifetime, startApp } from './framework-apps.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if (condition()) return true
+    await sleep(10)
+  }
+  return condition()
+}
+
+/** One raw HTTP request to the app over its own socket, so the test can hang up mid-request. */
+function rawRequest(origin: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const url = new URL(origin)
+  const request = http.request({ host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers, agent: false })
+  const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    request.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+    })
+    request.on('error', reject)
+  })
+  request.end(options.body)
+  return { request, response }
+}
+
+/**
+ * What every adapter promises, checked the same way for each framework on a real listening server:
+ * disconnect aborts, listeners, propagation, logging, shutdown, inbound server tuning.
+ */
+export function defineAdapterContract(framework: Framework): void {
+  describe(`@staleguard/${framework} contract`, () => {
+    let upstream: Upstream
+    beforeAll(async () => {
+      upstream = await startUpstream()
+    })
+    afterAll(() => upstream.close())
+
+    it("aborts the handler's upstream call when the client disconnects, and does not retry it", async () => {
+      const app = await startApp(framework)
+      try {
+        const { request, response } = rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/hang`)}`)
+        response.catch(() => {})
+        const before = upstream.count('GET', '/hang')
+        expect(await until(() => upstream.count('GET', '/hang') > before, 2_000)).toBe(true)
+        const record = upstream.received.filter((r) => r.path === '/hang').at(-1)!
+        request.destroy()
+        expect(await until(() => record.closedEarly, 2_000)).toBe(true)
+        await sleep(50)
+        expect(upstream.count('GET', '/hang')).toBe(before + 1)
+        expect(app.stats()?.retries).toBe(0)
+      } finally {
+        await app.close()
+      }
+    })
+
+    it('does not abort a POST with a body once the body is read (only a real disconnect does)', async () => {
+      const app = await startApp(framework)
+      try {
+        const target = encodeURIComponent(`${upstream.origin}/slow?ms=300`)
+        const { response } = rawRequest(app.origin, `/proxy?url=${target}`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'content-type': 'text/plain' } })
+        expect((await response).status).toBe(200)
+      } finally {
+        await app.close()
+      }
+    })
+
+    it('leaves no listener behind: 100 calls in one request with a long-lived signal', async () => {
+      const warnings: Error[] = []
+      const onWarning = (warning: Error) => warnings.push(warning)
+      process.on('warning', onWarning)
+      const app = await startApp(framework)
+      try {
+        const { response } = rawRequest(app.origin, `/many?url=${encodeURIComponent(`${upstream.origin}/many`)}`)
+        const result = await response
+        expect(result).toMatchObject({ status: 200, body: '100' })
+        await sleep(20)
+        expect(getEventListeners(appLifetime.signal, 'abort')).toHaveLength(0)
+        expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+      } finally {
+        process.off('warning', onWarning)
+        await app.close()
+      }
+    })
+
+    it('sends the request id and trace context upstream, never cookie or authorization', async () => {
+      const app = await startApp(framework)
+      try {
+        const target = (tag: string) => `/proxy?url=${encodeURIComponent(`${upstream.origin}/headers/${tag}`)}`
+        const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+        await rawRequest(app.origin, target('with-id'), {
+          headers: { 'x-request-id': 'req-abc-123', traceparent, tracestate: 'vendor=1', cookie: 'session=secret', authorization: 'Bearer secret' },
+        }).response
+        await rawRequest(app.origin, target('without-id')).response
+        const withId = upstream.received.find((r) => r.path === '/headers/with-id')!
+        expect(withId.headers['x-request-id']).toBe('req-abc-123')
+        expect(withId.headers.traceparent).toBe(traceparent)
+        expect(withId.headers.tracestate).toBe('vendor=1')
+        expect(withId.headers.cookie).toBeUndefined()
+        expect(withId.headers.authorization).toBeUndefined()
+        const withoutId = upstream.received.find((r) => r.path === '/headers/without-id')!
+        expect(withoutId.headers['x-request-id']).toMatch(/\S+/)
+      } finally {
+        await app.close()
+      }
+    })
+
+    it("logs a retry through the framework's logger with origin, idle ms, attempt and request id", async () => {
+      const lines: Record<string, unknown>[] = []
+      const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+      const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 200 })
+      const app = await startApp(framework, { logger: pino({ level: 'info' }, sink), learnIdleLimit: false })
+      try {
+        const target = (tag: string) => `/proxy?url=${encodeURIComponent(`${proxy.origin}/logged/${tag}`)}`
+        await rawRequest(app.origin, target('warm')).response
+        await sleep(300)
+        const result = await rawRequest(app.origin, target('after-gap'), { headers: { 'x-request-id': 'logged-req-1' } }).response
+        expect(result.status).toBe(200)
+        const retry = lines.find((l) => typeof l.msg === 'string' && l.msg.includes('retrying on a new connection'))
+        expect(retry).toBeDefined()
+        expect(retry!.staleguard).toMatchObject({ origin: proxy.origin, attempt: 2, requestId: 'logged-req-1' })
+        expect((retry!.staleguard as { idleMs: number }).idleMs).toBeGreaterThan(200)
+      } finally {
+        await app.close()
+        await proxy.close()
+      }
+    })
+
+    it('closes everything it owns: no open sockets, and the previous global dispatcher is back', async () => {
+      const previous = getGlobalDispatcher()
+      const app = await startApp(framework)
+      await Promise.all(Array.from({ length: 5 }, (_, i) => rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/close/${i}`)}`).response))
+      expect(app.stats()?.openSockets).toBeGreaterThan(0)
+      await app.close()
+      expect(app.stats()?.openSockets).toBe(0)
+      expect(getGlobalDispatcher()).toBe(previous)
+    })
+
+    it('lets the process exit on its own once the app is closed (no --force needed)', async () => {
+      const fixture = fileURLToPath(new URL('./fixtures/exit-after-close.ts', import.meta.url))
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, framework, upstream.origin], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      child.stdout.on('data', (c) => (output += c))
+      child.stderr.on('data', (c) => (output += c))
+      const exited = await Promise.race([once(child, 'exit').then(([code]) => code as number), sleep(15_000).then(() => 'hung' as const)])
+      if (exited === 'hung') child.kill('SIGKILL')
+      expect(exited, output).toBe(0)
+      expect(JSON.parse(output.trim().split('\n').at(-1)!)).toMatchObject({ openSocketsBeforeClose: expect.any(Number), openSocketsAfterClose: 0 })
+    })
+
+    it('lets two apps live in one process: closing the first leaves the second working', async () => {
+      const first = await startApp(framework)
+      const second = await startApp(framework)
+      await first.close()
+      expect(getGlobalDispatcher()).toBe(second.dispatcher)
+      const result = await rawRequest(second.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/second`)}`).response
+      expect(result.status).toBe(200)
+      await fetch(`${upstream.origin}/global-after-first-closed`).then((r) => r.text())
+      await second.close()
+    })
+
+    it('keeps the inbound server idle longer than the load balancer in front of it', async () => {
+      const app = await startApp(framework, { behind: 'aws-alb' })
+      try {
+        // Express and Koa meet their server on the first request; the tuning holds from then on.
+        await rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/tuned/first`)}`).response
+        // A raw keep-alive request: the server announces its idle timeout in the Keep-Alive header.
+        const socket = net.connect(Number(new URL(app.origin).port), '127.0.0.1')
+        socket.write(`GET /proxy?url=${encodeURIComponent(`${upstream.origin}/tuned`)} HTTP/1.1\r\nhost: app\r\nconnection: keep-alive\r\n\r\n`)
+        const head = await new Promise<string>((resolve) => {
+          let data = ''
+          socket.on('data', (c) => {
+            data += c
+            if (data.includes('\r\n\r\n')) resolve(data)
+          })
+        })
+        socket.destroy()
+        expect(head).toMatch(/keep-alive: timeout=66/i)
+        expect(app.server.keepAliveTimeout).toBe(66_000)
+        expect(app.server.headersTimeout).toBe(67_000)
+      } finally {
+        await app.close()
+      }
+    })
+  })
+}

@@ -1,0 +1,3 @@
+import { defineFrameworkLabSuite } from './framework-lab-suite.js'
+
+defineFrameworkLabSuite('express')

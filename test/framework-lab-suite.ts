@@ -1,0 +1,50 @@
+import { type Hop, type HopKind, type Upstream, runWorkload, startHop, startUpstream } from '@staleguard/lab'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Framework, type RunningApp, appClient, startApp } from './framework-apps.js'
+
+const HOPS: readonly HopKind[] = ['silent-drop', 'fin-race', 'nginx']
+
+/**
+ * One framework on a real listening server: incoming requests whose handlers call the upstream through
+ * the scoped fetch, behind each hop, after idle gaps. Counts are taken at the upstream.
+ */
+export function defineFrameworkLabSuite(framework: Framework): void {
+  describe(`${framework} handlers calling upstream`, () => {
+    let upstream: Upstream
+    beforeAll(async () => {
+      upstream = await startUpstream()
+    })
+    afterAll(() => upstream.close())
+
+    describe.each(HOPS)('behind %s', (kind) => {
+      let hop: Hop | null
+      let app: RunningApp
+      beforeAll(async () => {
+        hop = await startHop(kind, upstream)
+        app = await startApp(framework)
+      })
+      afterAll(async () => {
+        await app.close()
+        await hop?.close()
+      })
+
+      it('fails no GET handler across 10 parallel bursts of 8 after idle gaps', async (ctx) => {
+        if (!hop) return ctx.skip()
+        const client = appClient(app)
+        const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 10, burstSize: 8 })
+        await client.close()
+        expect(result.lost, JSON.stringify(result.errors)).toBe(0)
+        expect(result.delivered).toBe(result.sent)
+      })
+
+      it('sends each POST without Idempotency-Key upstream at most once', async (ctx) => {
+        if (!hop) return ctx.skip()
+        const client = appClient(app)
+        const result = await runWorkload(client, hop, upstream, { method: 'POST', shape: 'sequential', bursts: 10, burstSize: 8 })
+        await client.close()
+        expect(result.duplicated).toBe(0)
+        expect(result.delivered + result.lost).toBe(result.sent)
+      })
+    })
+  })
+}
