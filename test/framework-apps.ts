@@ -71,6 +71,24 @@ export interface AppOptions extends RequestScopesOptions {
   readonly logger?: import('pino').Logger
 }
 
+/** Express and Koa: listen, and on close stop the server, then close the middleware (they have no close hook). */
+async function listenWithMiddleware(framework: Framework, server: Server, middleware: { stats(): StaleguardStats | undefined; dispatcher: unknown; close(): Promise<void> }): Promise<RunningApp> {
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return {
+    framework,
+    origin: `http://127.0.0.1:${port}`,
+    server,
+    stats: () => middleware.stats(),
+    dispatcher: middleware.dispatcher,
+    async close() {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await middleware.close()
+    },
+  }
+}
+
 export async function startApp(framework: Framework, appOptions: AppOptions = {}): Promise<RunningApp> {
   const { logger, ...options } = appOptions
   switch (framework) {
@@ -98,21 +116,7 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
         const result = await handle(req.path, req.fetch, callFrom(req.query as Record<string, unknown>, req.method, req.headers, req.body))
         res.status(result.status).send(result.body)
       })
-      const server = app.listen(0, '127.0.0.1')
-      await once(server, 'listening')
-      const { port } = server.address() as AddressInfo
-      return {
-        framework,
-        origin: `http://127.0.0.1:${port}`,
-        server,
-        stats: middleware.stats,
-        dispatcher: middleware.dispatcher,
-        async close() {
-          server.closeAllConnections()
-          await new Promise((resolve) => server.close(resolve))
-          await middleware.close()
-        },
-      }
+      return listenWithMiddleware(framework, app.listen(0, '127.0.0.1'), middleware)
     }
     case 'koa': {
       const app = new Koa()
@@ -132,21 +136,7 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
         ctx.status = result.status
         ctx.body = result.body
       })
-      const server = app.listen(0, '127.0.0.1')
-      await once(server, 'listening')
-      const { port } = server.address() as AddressInfo
-      return {
-        framework,
-        origin: `http://127.0.0.1:${port}`,
-        server,
-        stats: middleware.stats,
-        dispatcher: middleware.dispatcher,
-        async close() {
-          server.closeAllConnections()
-          await new Promise((resolve) => server.close(resolve))
-          await middleware.close()
-        },
-      }
+      return listenWithMiddleware(framework, app.listen(0, '127.0.0.1'), middleware)
     }
   }
 }
