@@ -3,7 +3,7 @@
  * once: Node's plain global fetch, the seed article's manual fix, and staleguard. The upstream counts what
  * arrived, so lost and duplicated requests are facts, not guesses.
  */
-import { createFetch } from '@staleguard/core'
+import { createFetch, formatProbeReport, probeIdleLimit } from '@staleguard/core'
 import {
   HOP_DESCRIPTIONS,
   type Hop,
@@ -15,6 +15,7 @@ import {
   plainFetchClient,
   runWorkload,
   seedFixClient,
+  startFaultProxy,
   startHop,
   startUpstream,
 } from '@staleguard/lab'
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       const stats = staleguard.dispatcher.stats()
       clients.forEach((client, i) => {
         const r = results[i]!
-        const isStaleguard = client.name === 'staleguard'
+        const attempts = client.attempts?.() ?? { retries: stats.retries, firstAttemptFailures: stats.staleFailures }
         rows.push({
           hop: kind,
           requests: workload.label,
@@ -64,8 +65,8 @@ async function main(): Promise<void> {
           sent: r.sent,
           lost: r.lost,
           duplicated: r.duplicated,
-          retries: isStaleguard ? String(stats.retries) : '–',
-          firstAttemptFailures: isStaleguard ? String(stats.staleFailures) : '–',
+          retries: String(attempts.retries),
+          firstAttemptFailures: String(attempts.firstAttemptFailures),
         })
       })
       await Promise.all(clients.map((c) => c.close()))
@@ -73,8 +74,17 @@ async function main(): Promise<void> {
     console.log('done')
     await hop.close()
   }
-  await upstream.close()
   printTable(rows)
+
+  // How would a user know the hop's limit in the first place? Ask it.
+  const natLimitMs = 700
+  const nat = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: natLimitMs })
+  console.log(`\n\`staleguard probe\` against a lab hop that forgets idle flows after ${natLimitMs} ms (as a NAT gateway does after 350 s):\n`)
+  const probe = { minMs: 200, maxMs: 2_000, parallel: 4 }
+  const report = await probeIdleLimit(`${nat.origin}/health`, probe)
+  console.log(formatProbeReport(report, probe).replace(/^/gm, '  '))
+  await nat.close()
+  await upstream.close()
   console.log(`
 What you just saw:
 • "lost" is a request whose caller got an error (or a 5xx) instead of a response; "duplicated" is one the
@@ -86,7 +96,8 @@ What you just saw:
   sent twice (duplicated stays 0). After the first stale failure it learns the hop's idle limit and retires
   sockets before it, so later gaps cost nothing ("first-attempt failures" stops growing).
 • Tell staleguard the path up front (upstreamIdleTimeout, or an upstream preset) and even the first burst
-  is safe.
+  is safe. \`npx staleguard probe <url>\` measures that limit for you, as above: it leaves connections idle
+  for chosen times and sees whether they come back, are closed (FIN) or are reset on reuse (RST).
 Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`)
 }
 

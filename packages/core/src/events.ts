@@ -26,6 +26,21 @@ export interface StaleFailureEvent {
   readonly idleMs: number | null
   /** The attempt that failed, 1-based. */
   readonly attempt: number
+  /** `retried` when a retry follows (see `staleguard:retry`); anything else means the caller gets the error. */
+  readonly retryDecision: RetryDecision
+  readonly requestId: string | undefined
+  readonly error: Error
+}
+
+/** What the handler knows when an attempt fails; the diagnostics and the stale event are cut from it. */
+export interface StaleFailureFacts {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  readonly reused: boolean
+  readonly idleMs: number | null
+  readonly attempts: number
+  readonly staleSocketError: boolean
   readonly retryDecision: RetryDecision
   readonly requestId: string | undefined
   readonly error: Error
@@ -74,10 +89,25 @@ const channels = {
 
 const ms = (value: number | null): string => (value === null ? '?' : String(Math.round(value)))
 
-export function reportStaleFailure(event: StaleFailureEvent, logger: StaleguardLogger | undefined, explanation: string): void {
+/**
+ * One stale failure: every attempt that died on a stale-looking socket, whether a retry follows or not.
+ * Only a failure the caller will see goes to the request's logger, as a warning with its explanation.
+ */
+export function reportStaleFailure(facts: StaleFailureFacts, logger: StaleguardLogger | undefined, explanation: string | null): void {
+  const event: StaleFailureEvent = {
+    origin: facts.origin,
+    method: facts.method,
+    path: facts.path,
+    reused: facts.reused,
+    idleMs: facts.idleMs,
+    attempt: facts.attempts,
+    retryDecision: facts.retryDecision,
+    requestId: facts.requestId,
+    error: facts.error,
+  }
   if (channels.stale.hasSubscribers) channels.stale.publish(event)
   debug('stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s', event.origin, event.method, event.path, event.reused, ms(event.idleMs), event.attempt, event.retryDecision, errorCode(event.error))
-  logger?.warn({ staleguard: fields(event), err: event.error }, explanation)
+  if (explanation !== null) logger?.warn({ staleguard: fields(event), err: event.error }, explanation)
 }
 
 export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefined): void {

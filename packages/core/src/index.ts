@@ -24,3 +24,6 @@ export {
 export { createRequestScopes, RequestScopes, type RequestScopesOptions } from './request-scopes.js'
 export { RequestScope, type IncomingRequest, type RequestScopeOptions } from './request-scope.js'
 export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './server-tuning.js'
+export { formatReport as formatProbeReport } from './probe/report-text.js'
+export { probeIdleLimit, type ProbeObservation, type ProbeOptions, type ProbeOutcome, type ProbeProgress, type ProbeReport } from './probe/probe-idle-limit.js'
+export { formatPrometheusMetrics, registerPromClientMetrics, STALEGUARD_METRICS, type MetricsOptions, type PromClientLike, type StatsSource } from './metrics.js'

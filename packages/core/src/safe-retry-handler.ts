@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
 import { type RetryDecision, attachDiagnostics, explain } from './diagnostics.js'
-import { type StaleguardLogger, reportRetry, reportStaleFailure } from './events.js'
+import { type StaleFailureFacts, type StaleguardLogger, reportRetry, reportStaleFailure } from './events.js'
 import type { CallbackHandler } from './handler-bridge.js'
 import type { OriginState, TrackedSocket } from './origin-state.js'
 import { RecordedBody } from './replayable-body.js'
@@ -141,13 +141,17 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     const failed = this.#socket
     this.#releaseSocket()
     const decision = this.#decide(error, failed)
+    const facts = this.#facts(error, decision)
     if (decision === 'retried') {
+      reportStaleFailure(facts, this.#scope?.logger, null)
       this.#retry(error)
       return
     }
     this.#releaseBody()
     this.#origin.counters.failedRequests++
-    this.#explainFailure(error, decision)
+    const explanation = explain(facts)
+    attachDiagnostics(error, { ...facts, explanation })
+    if (facts.staleSocketError && decision !== 'aborted') reportStaleFailure(facts, this.#scope?.logger, explanation)
     if (!this.#downstream.onError) throw error
     this.#downstream.onError(error)
   }
@@ -197,27 +201,18 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     this.#target.dispatchOnNewConnection(this.#origin, options, this)
   }
 
-  #explainFailure(error: Error, retryDecision: RetryDecision): void {
-    const staleSocketError = hasStaleSocketShape(error)
-    const facts = {
+  #facts(error: Error, retryDecision: RetryDecision): StaleFailureFacts {
+    return {
       origin: this.#origin.key,
       method: this.#method(),
       path: this.#options.path,
       reused: this.#reused,
       idleMs: this.#idleMs,
       attempts: this.#attempts,
-      staleSocketError,
+      staleSocketError: hasStaleSocketShape(error),
       retryDecision,
       requestId: this.#scope?.requestId,
-    }
-    const explanation = explain(facts)
-    attachDiagnostics(error, { ...facts, explanation })
-    if (staleSocketError && retryDecision !== 'aborted') {
-      reportStaleFailure(
-        { origin: facts.origin, method: facts.method, path: facts.path, reused: facts.reused, idleMs: facts.idleMs, attempt: facts.attempts, retryDecision, requestId: facts.requestId, error },
-        this.#scope?.logger,
-        explanation,
-      )
+      error,
     }
   }
 

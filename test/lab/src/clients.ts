@@ -16,14 +16,24 @@ export interface LabClient {
   readonly name: string
   send(url: string, request?: LabRequest): Promise<string>
   close(): Promise<void>
+  /** Retries the client made and attempts that failed before one, when it keeps count. */
+  attempts?(): { readonly retries: number; readonly firstAttemptFailures: number }
 }
 
 /** Node's global fetch with whatever global dispatcher the process has (Node's default, unless installed). */
 export function plainFetchClient(): LabClient {
+  let failures = 0
   return {
     name: 'plain fetch',
-    send: (url, request) => fetch(url, toInit(request)).then(readOk),
+    send: (url, request) =>
+      fetch(url, toInit(request))
+        .then(readOk)
+        .catch((error: unknown) => {
+          failures++
+          throw error
+        }),
     close: async () => {},
+    attempts: () => ({ retries: 0, firstAttemptFailures: failures }),
   }
 }
 
@@ -33,6 +43,8 @@ export function plainFetchClient(): LabClient {
  */
 export function seedFixClient(): LabClient {
   const agent = new Agent({ keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000, connections: 50 })
+  let retries = 0
+  let firstAttemptFailures = 0
   return {
     name: 'seed fix',
     async send(url, request) {
@@ -40,13 +52,16 @@ export function seedFixClient(): LabClient {
         try {
           return await fetch(url, { ...toInit(request), dispatcher: agent } as unknown as RequestInit).then(readOk)
         } catch (error) {
+          if (attempt === 0) firstAttemptFailures++
           const code = (error as { cause?: { code?: string } }).cause?.code
           if (attempt === 1 || code !== 'ECONNRESET' || (request?.method ?? 'GET') !== 'GET') throw error
+          retries++
         }
       }
       throw new Error('unreachable')
     },
     close: () => agent.close(),
+    attempts: () => ({ retries, firstAttemptFailures }),
   }
 }
 

@@ -1,0 +1,179 @@
+import { idleLimitBelow } from '../intermediaries.js'
+import { type IdleEnd, ProbeConnection, type ProbeTarget } from './http-exchange.js'
+
+export interface ProbeOptions {
+  /** Shortest idle time to try, ms. Default 1000. */
+  minMs?: number
+  /** Longest idle time to try, ms; the probe ends within this plus a bounded margin. Default 120 000. */
+  maxMs?: number
+  /** Connections left idle at once, each for a different time. Default 4. */
+  parallel?: number
+  /** Only GET or HEAD are ever sent. Default GET. */
+  method?: 'GET' | 'HEAD'
+  /** Stop narrowing once the bracket is this tight, ms. Default max(100, 5 % of the limit). */
+  toleranceMs?: number
+  /** Called when a round starts and about once a second while connections sit idle. */
+  onProgress?: (progress: ProbeProgress) => void
+}
+
+export interface ProbeProgress {
+  readonly round: number
+  readonly idleTimesMs: readonly number[]
+  readonly elapsedMs: number
+  /** The probe ends by this elapsed time at the latest. */
+  readonly deadlineMs: number
+}
+
+/**
+ * - `alive`: reused after that idle time and answered.
+ * - `closed-fin`: the hop closed it with a FIN while idle (`endedAfterMs` says when: its idle timeout).
+ * - `reset-idle`: an RST arrived while idle.
+ * - `reset-on-reuse`: looked open, but the request after the idle time got an RST (a NAT/NLB forgot it).
+ * - `closed-on-reuse`: the request after the idle time crossed a FIN.
+ * - `no-answer`: the request after the idle time got nothing (a silent drop).
+ */
+export type ProbeOutcome = 'alive' | 'closed-fin' | 'reset-idle' | 'reset-on-reuse' | 'closed-on-reuse' | 'no-answer'
+
+export interface ProbeObservation {
+  readonly idleMs: number
+  readonly outcome: ProbeOutcome
+  readonly endedAfterMs: number | null
+}
+
+export interface ProbeReport {
+  readonly url: string
+  readonly method: 'GET' | 'HEAD'
+  readonly keepAlive: boolean
+  readonly keepAliveHintSeconds: number | null
+  readonly observations: readonly ProbeObservation[]
+  /** Longest idle time a connection survived, and shortest one it did not (null: not seen). */
+  readonly aliveUpToMs: number | null
+  readonly deadFromMs: number | null
+  /** How the hop ends idle connections, when one was seen to. */
+  readonly closes: 'FIN' | 'RST' | 'silent' | null
+  readonly recommended: { readonly upstreamIdleTimeout: number; readonly keepAliveTimeout: number } | null
+  readonly elapsedMs: number
+}
+
+const ANSWER_TIMEOUT_MS = 5_000
+const SETUP_MARGIN_MS = 5_000
+
+/**
+ * Measures how long an upstream (and every hop before it) keeps an idle keep-alive connection: opens
+ * connections, leaves each idle for a different time, and sees whether it comes back alive, was closed
+ * with a FIN, or is reset on reuse; then narrows the bracket round by round. Sends only GET or HEAD.
+ * Ends within `maxMs` plus a bounded margin.
+ */
+export async function probeIdleLimit(url: string | URL, options: ProbeOptions = {}): Promise<ProbeReport> {
+  const target: ProbeTarget = { url: new URL(url), method: options.method ?? 'GET', answerTimeoutMs: ANSWER_TIMEOUT_MS }
+  if (target.url.protocol !== 'http:' && target.url.protocol !== 'https:') throw new TypeError(`probe: only http and https URLs (got ${target.url.protocol})`)
+  if (target.method !== 'GET' && target.method !== 'HEAD') throw new TypeError('probe: only GET or HEAD requests are sent')
+  const minMs = options.minMs ?? 1_000
+  const maxMs = options.maxMs ?? 120_000
+  const parallel = Math.max(1, Math.min(16, options.parallel ?? 4))
+  if (!(minMs > 0 && maxMs >= minMs)) throw new RangeError('probe: need 0 < min ≤ max')
+  const started = performance.now()
+  const deadline = maxMs + SETUP_MARGIN_MS + 2 * ANSWER_TIMEOUT_MS
+  const elapsed = () => performance.now() - started
+
+  const observations: ProbeObservation[] = []
+  let aliveUpTo: number | null = null
+  let deadFrom: number | null = null
+  let finAt: number | null = null
+  let closes: ProbeReport['closes'] = null
+  let keepAlive = true
+  let hint: number | null = null
+
+  let points = spread(minMs, maxMs, parallel, 'geometric')
+  for (let round = 1; points.length > 0; round++) {
+    const longest = Math.max(...points)
+    if (round > 1 && elapsed() + longest + ANSWER_TIMEOUT_MS > deadline) break
+    options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline })
+    const ticker = setInterval(() => options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline }), 1_000)
+    ticker.unref()
+    // Once an idle time is known dead, longer ones in the round are dead too: stop waiting for them.
+    let shortestDeadThisRound = Number.POSITIVE_INFINITY
+    const results = await Promise.all(
+      points.map((idleMs) =>
+        measureOne(target, idleMs, () => idleMs > shortestDeadThisRound).then((result) => {
+          if (result && 'observation' in result && result.observation.outcome !== 'alive') {
+            shortestDeadThisRound = Math.min(shortestDeadThisRound, result.observation.endedAfterMs ?? idleMs)
+          }
+          return result
+        }),
+      ),
+    )
+    clearInterval(ticker)
+    for (const result of results) {
+      if (result === null) continue
+      if ('notKeptAlive' in result) {
+        keepAlive = false
+        continue
+      }
+      hint ??= result.hint
+      observations.push(result.observation)
+      const { outcome, idleMs, endedAfterMs } = result.observation
+      if (outcome === 'alive') {
+        aliveUpTo = Math.max(aliveUpTo ?? 0, idleMs)
+      } else {
+        const dead = endedAfterMs ?? idleMs
+        deadFrom = Math.min(deadFrom ?? Number.POSITIVE_INFINITY, dead)
+        closes = outcome === 'closed-fin' || outcome === 'closed-on-reuse' ? 'FIN' : outcome === 'no-answer' ? 'silent' : 'RST'
+        if (outcome === 'closed-fin' || outcome === 'reset-idle') finAt = Math.min(finAt ?? Number.POSITIVE_INFINITY, dead)
+      }
+    }
+    if (!keepAlive) break
+    // A close seen while idle times the hop exactly; otherwise narrow the bracket between alive and dead.
+    if (finAt !== null || deadFrom === null || (aliveUpTo === null && deadFrom <= minMs)) break
+    const low = aliveUpTo ?? minMs
+    const tolerance = options.toleranceMs ?? Math.max(100, 0.05 * low)
+    if (deadFrom - low <= tolerance) break
+    points = spread(low, deadFrom, parallel, 'inside')
+  }
+
+  const safe = finAt ?? aliveUpTo
+  return {
+    url: target.url.href,
+    method: target.method,
+    keepAlive,
+    keepAliveHintSeconds: hint,
+    observations,
+    aliveUpToMs: aliveUpTo === null ? null : Math.round(aliveUpTo),
+    deadFromMs: deadFrom === null ? null : Math.round(deadFrom),
+    closes,
+    recommended: deadFrom === null || safe === null ? null : { upstreamIdleTimeout: Math.round(safe), keepAliveTimeout: idleLimitBelow(Math.round(safe)) },
+    elapsedMs: Math.round(elapsed()),
+  }
+}
+
+type Measured = { observation: ProbeObservation; hint: number | null } | { notKeptAlive: true }
+
+async function measureOne(target: ProbeTarget, idleMs: number, cancelled: () => boolean): Promise<Measured | null> {
+  const connection = await ProbeConnection.open(target)
+  try {
+    const first = await connection.exchange()
+    if (!first.keepAlive) return { notKeptAlive: true }
+    const ended: IdleEnd | null = await connection.idle(idleMs, cancelled)
+    if (ended) {
+      return { observation: { idleMs, outcome: ended.kind === 'fin' ? 'closed-fin' : 'reset-idle', endedAfterMs: Math.round(ended.afterMs) }, hint: first.keepAliveHintSeconds }
+    }
+    if (cancelled()) return null
+    const outcome = await connection.exchange().then(
+      (): ProbeOutcome => 'alive',
+      (error: { code?: string }): ProbeOutcome => (error.code === 'ECONNRESET' ? 'reset-on-reuse' : error.code === 'TIMEOUT' ? 'no-answer' : 'closed-on-reuse'),
+    )
+    return { observation: { idleMs, outcome, endedAfterMs: null }, hint: first.keepAliveHintSeconds }
+  } finally {
+    connection.close()
+  }
+}
+
+/** `count` idle times from `low` to `high`: geometric over a wide first range, evenly inside a bracket. */
+function spread(low: number, high: number, count: number, how: 'geometric' | 'inside'): number[] {
+  if (how === 'geometric') {
+    if (count === 1) return [high]
+    const ratio = (high / low) ** (1 / (count - 1))
+    return Array.from({ length: count }, (_, i) => Math.round(low * ratio ** i))
+  }
+  return Array.from({ length: count }, (_, i) => Math.round(low + ((high - low) * (i + 1)) / (count + 1)))
+}
