@@ -31,11 +31,14 @@ export class ProbeConnection {
   #waiter: (() => void) | null = null
   #ended: { kind: 'fin' | 'rst' | 'error'; at: number; error?: Error } | null = null
   #idleSince = 0
+  /** When the last byte arrived: the hop's idle clock starts then, not when we finished parsing. */
+  #lastByteAt = 0
 
   private constructor(target: ProbeTarget, socket: net.Socket) {
     this.#target = target
     this.#socket = socket
     socket.on('data', (chunk: Buffer) => {
+      this.#lastByteAt = performance.now()
       this.#buffer = Buffer.concat([this.#buffer, chunk])
       this.#wake()
     })
@@ -78,7 +81,7 @@ export class ProbeConnection {
       if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim())
     }
     await this.#skipBody(method, status, headers, deadline)
-    this.#idleSince = performance.now()
+    this.#idleSince = this.#lastByteAt
     const hint = /timeout=(\d+)/i.exec(headers.get('keep-alive') ?? '')
     return {
       status,
