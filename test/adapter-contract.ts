@@ -51,10 +51,10 @@ export function defineAdapterContract(framework: Framework): void {
     })
     afterAll(() => upstream.close())
 
-    it("aborts the handler's upstream call when the client disconnects, and does not retry it", async () => {
+    it.for(['/proxy', '/proxy-request'])("aborts the handler's upstream call when the client disconnects, and does not retry it (%s)", async (route) => {
       const app = await startApp(framework)
       try {
-        const { request, response } = rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/hang`)}`)
+        const { request, response } = rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/hang`)}`)
         response.catch(() => {})
         const before = upstream.count('GET', '/hang')
         expect(await until(() => upstream.count('GET', '/hang') > before, 2_000)).toBe(true)
@@ -80,13 +80,13 @@ export function defineAdapterContract(framework: Framework): void {
       }
     })
 
-    it('leaves no listener behind: 100 calls in one request with a long-lived signal', async () => {
+    it.for(['/many', '/many-request'])('leaves no listener behind: 100 calls in one request with a long-lived signal (%s)', async (route) => {
       const warnings: Error[] = []
       const onWarning = (warning: Error) => warnings.push(warning)
       process.on('warning', onWarning)
       const app = await startApp(framework)
       try {
-        const { response } = rawRequest(app.origin, `/many?url=${encodeURIComponent(`${upstream.origin}/many`)}`)
+        const { response } = rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/many`)}`)
         const result = await response
         expect(result).toMatchObject({ status: 200, body: '100' })
         await sleep(20)
@@ -107,6 +107,10 @@ export function defineAdapterContract(framework: Framework): void {
           headers: { 'x-request-id': 'req-abc-123', traceparent, tracestate: 'vendor=1', cookie: 'session=secret', authorization: 'Bearer secret' },
         }).response
         await rawRequest(app.origin, target('without-id')).response
+        await rawRequest(app.origin, `/proxy-request?url=${encodeURIComponent(`${upstream.origin}/headers/fast-path`)}`, { headers: { 'x-request-id': 'req-fast-1', cookie: 'session=secret' } }).response
+        const fastPath = upstream.received.find((r) => r.path === '/headers/fast-path')!
+        expect(fastPath.headers['x-request-id']).toBe('req-fast-1')
+        expect(fastPath.headers.cookie).toBeUndefined()
         const withId = upstream.received.find((r) => r.path === '/headers/with-id')!
         expect(withId.headers['x-request-id']).toBe('req-abc-123')
         expect(withId.headers.traceparent).toBe(traceparent)

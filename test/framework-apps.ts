@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { RequestScopesOptions, StaleguardStats } from '@staleguard/core'
+import type { RequestScopesOptions, StaleguardRequestScope, StaleguardStats } from '@staleguard/core'
 import { fastifyStaleguard } from '@staleguard/fastify'
 import { staleguard as expressStaleguard } from '@staleguard/express'
 import { staleguard as koaStaleguard } from '@staleguard/koa'
@@ -34,17 +34,28 @@ interface Call {
 /** A signal that lives as long as the app, as a user's shutdown signal would: requests must not leave listeners on it. */
 export const appLifetime = new AbortController()
 
-/** The routes every test app has, written once against the scoped fetch. */
-async function handle(path: string, fetchInScope: typeof fetch, call: Call): Promise<{ status: number; body: string }> {
+/**
+ * The routes every test app has, written once against the request scope: `/proxy` calls upstream with the
+ * scoped fetch, `/proxy-request` with the fast path (`staleguard.request`).
+ */
+async function handle(path: string, scope: StaleguardRequestScope, call: Call): Promise<{ status: number; body: string }> {
   try {
     switch (path) {
       case '/proxy': {
-        const response = await fetchInScope(call.url, { method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) })
+        const response = await scope.fetch(call.url, { method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) })
         return { status: response.status, body: await response.text() }
+      }
+      case '/proxy-request': {
+        const { statusCode, body } = await scope.request(call.url, { method: call.method as 'GET', headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) })
+        return { status: statusCode, body: await body.text() }
       }
       case '/many': {
         // 100 calls in one request, each with the app-lifetime signal: no listener may pile up or outlive it.
-        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => fetchInScope(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.text())))
+        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => scope.fetch(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.text())))
+        return { status: 200, body: String(results.length) }
+      }
+      case '/many-request': {
+        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => scope.request(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.body.text())))
         return { status: 200, body: String(results.length) }
       }
       default:
@@ -99,7 +110,7 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       await app.register(fastifyStaleguard, options)
       app.all('/*', async (request, reply) => {
         const url = new URL(request.url, 'http://app')
-        const result = await handle(url.pathname, request.fetch, callFrom(request.query as Record<string, unknown>, request.method, request.headers, request.body))
+        const result = await handle(url.pathname, request.staleguard, callFrom(request.query as Record<string, unknown>, request.method, request.headers, request.body))
         return reply.code(result.status).send(result.body)
       })
       await app.listen({ port: 0, host: '127.0.0.1' })
@@ -113,7 +124,7 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       app.use(middleware)
       app.use(express.text({ type: () => true }))
       app.use(async (req, res) => {
-        const result = await handle(req.path, req.fetch, callFrom(req.query as Record<string, unknown>, req.method, req.headers, req.body))
+        const result = await handle(req.path, req.staleguard, callFrom(req.query as Record<string, unknown>, req.method, req.headers, req.body))
         res.status(result.status).send(result.body)
       })
       return listenWithMiddleware(framework, app.listen(0, '127.0.0.1'), middleware)
@@ -132,7 +143,7 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       app.use(async (ctx) => {
         const chunks: Buffer[] = []
         for await (const chunk of ctx.req) chunks.push(chunk as Buffer)
-        const result = await handle(ctx.path, ctx.fetch, callFrom(ctx.query, ctx.method, ctx.headers, Buffer.concat(chunks).toString()))
+        const result = await handle(ctx.path, ctx.staleguard, callFrom(ctx.query, ctx.method, ctx.headers, Buffer.concat(chunks).toString()))
         ctx.status = result.status
         ctx.body = result.body
       })
@@ -145,13 +156,14 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
  * A lab client that sends each request to the app, whose handler makes the upstream call through the
  * framework's scoped fetch: the app's answer is the upstream's, or a 502 when the handler's fetch failed.
  */
-export function appClient(app: RunningApp): import('@staleguard/lab').LabClient {
+export function appClient(app: RunningApp, via: 'fetch' | 'request' = 'fetch'): import('@staleguard/lab').LabClient {
   // The test's own connections to the app retire long before the app server's 5 s keep-alive.
   const inbound = new Agent({ keepAliveTimeout: 1_000 })
+  const route = via === 'fetch' ? '/proxy' : '/proxy-request'
   return {
-    name: `${app.framework} handler`,
+    name: `${app.framework} handler (${via})`,
     async send(url, request) {
-      const response = await fetch(`${app.origin}/proxy?url=${encodeURIComponent(url)}`, {
+      const response = await fetch(`${app.origin}${route}?url=${encodeURIComponent(url)}`, {
         method: request?.method ?? 'GET',
         ...(request?.headers ? { headers: request.headers } : {}),
         ...(typeof request?.body === 'string' ? { body: request.body } : {}),

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Framework, type RunningApp, appClient, startApp } from './framework-apps.js'
 
 const HOPS: readonly HopKind[] = ['silent-drop', 'fin-race', 'nginx']
+/** The scoped fetch, and the fast path (`staleguard.request`). */
+const VIA = ['fetch', 'request'] as const
 
 /**
  * One framework on a real listening server: incoming requests whose handlers call the upstream through
@@ -16,7 +18,7 @@ export function defineFrameworkLabSuite(framework: Framework): void {
     })
     afterAll(() => upstream.close())
 
-    describe.each(HOPS)('behind %s', (kind) => {
+    describe.each(HOPS.flatMap((hop) => VIA.map((via) => [hop, via] as const)))('behind %s, calling with %s', (kind, via) => {
       let hop: Hop | null
       let app: RunningApp
       beforeAll(async () => {
@@ -30,7 +32,7 @@ export function defineFrameworkLabSuite(framework: Framework): void {
 
       it('fails no GET handler across 10 parallel bursts of 8 after idle gaps', async (ctx) => {
         if (!hop) return ctx.skip()
-        const client = appClient(app)
+        const client = appClient(app, via)
         const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 10, burstSize: 8 })
         await client.close()
         expect(result.lost, JSON.stringify(result.errors)).toBe(0)
@@ -39,7 +41,7 @@ export function defineFrameworkLabSuite(framework: Framework): void {
 
       it('sends each POST without Idempotency-Key upstream at most once', async (ctx) => {
         if (!hop) return ctx.skip()
-        const client = appClient(app)
+        const client = appClient(app, via)
         const result = await runWorkload(client, hop, upstream, { method: 'POST', shape: 'sequential', bursts: 10, burstSize: 8 })
         await client.close()
         expect(result.duplicated).toBe(0)

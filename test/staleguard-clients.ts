@@ -1,5 +1,5 @@
-import { type StaleguardDispatcher, type StaleguardOptions, createFetch } from '@staleguard/core'
-import { type LabClient, fetchClient } from '@staleguard/lab'
+import { type StaleguardDispatcher, type StaleguardOptions, createFetch, createRequest } from '@staleguard/core'
+import { type LabClient, fetchClient, requestClient } from '@staleguard/lab'
 
 /** A staleguard entry point under test, built fresh for each scenario with the scenario's options. */
 export interface StaleguardClientFactory {
@@ -17,6 +17,13 @@ export const STALEGUARD_CLIENTS: readonly StaleguardClientFactory[] = [
     make(options) {
       const staleguardFetch = createFetch(options)
       return { client: fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close()), dispatcher: staleguardFetch.dispatcher }
+    },
+  },
+  {
+    name: 'request (fast path)',
+    make(options) {
+      const staleguardRequest = createRequest(options)
+      return { client: requestClient('staleguard request', staleguardRequest, () => staleguardRequest.dispatcher.close()), dispatcher: staleguardRequest.dispatcher }
     },
   },
 ]

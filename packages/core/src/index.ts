@@ -1,6 +1,7 @@
 export { createDispatcher, StaleguardDispatcher, type OriginStats, type StaleguardStats } from './dispatcher.js'
 export { installGlobalDispatcher, type GlobalDispatcherInstallation } from './global-dispatcher.js'
 export { createFetch, type StaleguardFetch } from './fetch.js'
+export { createRequest, request, type StaleguardRequest, type StaleguardRequestOptions } from './request.js'
 export { isStaleSocketError } from './stale-errors.js'
 export { getStaleguardDiagnostics, type RetryDecision, type StaleguardDiagnostics } from './diagnostics.js'
 export {
@@ -22,7 +23,7 @@ export {
   type StaleguardLogger,
 } from './events.js'
 export { createRequestScopes, RequestScopes, type RequestScopesOptions } from './request-scopes.js'
-export { RequestScope, type IncomingRequest, type RequestScopeOptions } from './request-scope.js'
+export { RequestScope, type IncomingRequest, type RequestScopeOptions, type StaleguardRequestScope } from './request-scope.js'
 export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './server-tuning.js'
 export { formatReport as formatProbeReport } from './probe/report-text.js'
 export { probeIdleLimit, type ProbeObservation, type ProbeOptions, type ProbeOutcome, type ProbeProgress, type ProbeReport } from './probe/probe-idle-limit.js'

@@ -5,6 +5,7 @@ import { linkAbort } from './abort-links.js'
 import { kDispatchInScope } from './dispatcher.js'
 import type { StaleguardLogger } from './events.js'
 import { fetchThrough } from './fetch.js'
+import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from './request.js'
 import { StaleguardOptionError } from './options.js'
 import { withHeadersIfAbsent } from './request-headers.js'
 import type { DispatchScope } from './safe-retry-handler.js'
@@ -57,12 +58,24 @@ export function resolveScopeOptions(options: RequestScopeOptions): ResolvedScope
   }
 }
 
+/** What handlers see as `request.staleguard` (Fastify), `req.staleguard` (Express), `ctx.staleguard` (Koa). */
+export interface StaleguardRequestScope {
+  /** The id sent upstream (and in staleguard's logs) for this incoming request. */
+  readonly requestId: string
+  /** The global fetch, scoped to this request (the same function as `request.fetch`). */
+  readonly fetch: typeof fetch
+  /** The fast path: `undici.request` semantics and return type, same safety, headers and abort rules. */
+  readonly request: StaleguardRequest<Dispatcher>
+  /** A dispatcher scoped to this request, for undici's other APIs (`stream`, `pipeline`). */
+  readonly dispatcher: { dispatch: Dispatcher['dispatch'] }
+}
+
 /**
  * Everything an incoming request's handlers send upstream goes through one scope: it adds the request id and
  * trace headers, names the request in staleguard's logs and diagnostics, and aborts every call still in
  * flight when the client goes away. Built once per incoming request, on first use.
  */
-export class RequestScope implements DispatchScope {
+export class RequestScope implements DispatchScope, StaleguardRequestScope {
   readonly requestId: string
   readonly logger: StaleguardLogger | undefined
   readonly #dispatcher: Dispatcher
@@ -75,6 +88,7 @@ export class RequestScope implements DispatchScope {
   #ended = false
   #abortReason: unknown = undefined
   #fetch: typeof fetch | null = null
+  #request: StaleguardRequest<Dispatcher> | null = null
 
   constructor(dispatcher: Dispatcher, options: ResolvedScopeOptions, incoming: IncomingRequest) {
     this.#dispatcher = dispatcher
@@ -94,6 +108,12 @@ export class RequestScope implements DispatchScope {
   get fetch(): typeof fetch {
     this.#fetch ??= this.#createFetch()
     return this.#fetch
+  }
+
+  /** The fast path: `undici.request` semantics and return type, scoped to this request like `fetch`. */
+  get request(): StaleguardRequest<Dispatcher> {
+    this.#request ??= this.#createRequest()
+    return this.#request
   }
 
   /** A dispatcher for this request (for `undici.request` and friends): same headers, logs and abort rules. */
@@ -142,6 +162,15 @@ export class RequestScope implements DispatchScope {
     this.#ended = true
     for (const cleanup of this.#cleanups.splice(0)) cleanup()
     this.#calls.clear()
+  }
+
+  #createRequest(): StaleguardRequest<Dispatcher> {
+    const scopedRequest = requestThrough<Dispatcher>(this.dispatcher)
+    const bound = <TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque>) => {
+      const signal = this.signalFor(options?.signal as AbortSignal | undefined)
+      return scopedRequest<TOpaque>(url, signal === undefined ? options : { ...options, signal })
+    }
+    return Object.assign(bound, { dispatcher: scopedRequest.dispatcher })
   }
 
   #createFetch(): typeof fetch {

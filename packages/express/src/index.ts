@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
 import type { NextFunction, Request, Response } from 'express'
 
 export type ExpressStaleguardOptions = RequestScopesOptions
@@ -10,6 +10,8 @@ declare global {
     interface Request {
       /** The global `fetch`, scoped to this request: stale-socket safe, request id forwarded, aborted on disconnect. */
       readonly fetch: typeof globalThis.fetch
+      /** This request's staleguard scope: `.request` is the fast path (undici.request semantics), `.requestId`, `.fetch`. */
+      readonly staleguard: StaleguardRequestScope
     }
   }
 }
@@ -37,21 +39,22 @@ interface DecoratedRequest {
   readonly log?: unknown
 }
 
-// One shared accessor: nothing is allocated per request until a handler reads `req.fetch`.
-const fetchProperty: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  get(this: ScopedRequest) {
-    if (this[kScope] === undefined) {
-      const { id, log } = this as DecoratedRequest
-      this[kScope] = this[kScopes].open(this.res as ServerResponse, {
-        defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined,
-        headers: this.headers,
-        logger: log as never,
-      })
-    }
-    return this[kScope].fetch
-  },
+function scopeOf(req: ScopedRequest): RequestScope {
+  if (req[kScope] === undefined) {
+    const { id, log } = req as DecoratedRequest
+    req[kScope] = req[kScopes].open(req.res as ServerResponse, {
+      defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined,
+      headers: req.headers,
+      logger: log as never,
+    })
+  }
+  return req[kScope]
+}
+
+// Shared accessors: nothing is allocated per request until a handler reads `req.fetch` or `req.staleguard`.
+const scopeProperties: PropertyDescriptorMap = {
+  fetch: { configurable: true, enumerable: false, get(this: ScopedRequest) { return scopeOf(this).fetch } },
+  staleguard: { configurable: true, enumerable: false, get(this: ScopedRequest) { return scopeOf(this) } },
 }
 
 /** `app.use(staleguard(options))`: `req.fetch` in every later handler. */
@@ -60,8 +63,8 @@ export function staleguard(options?: ExpressStaleguardOptions): StaleguardMiddle
   const middleware = (req: Request, _res: Response, next: NextFunction): void => {
     scopes.tuneServer((req.socket as Socket & { server?: import('node:http').Server }).server)
     ;(req as ScopedRequest)[kScopes] = scopes
-    // An own property: Express swaps the request's prototype when it enters a mounted sub-app.
-    Object.defineProperty(req, 'fetch', fetchProperty)
+    // Own properties: Express swaps the request's prototype when it enters a mounted sub-app.
+    Object.defineProperties(req, scopeProperties)
     next()
   }
   return Object.assign(middleware, {

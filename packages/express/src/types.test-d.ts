@@ -11,6 +11,13 @@ test('req.fetch is the global fetch, with no casts in user code', () => {
     expectTypeOf(req.fetch).toEqualTypeOf<typeof fetch>()
     const response = await req.fetch(new URL('https://api.example.com/items'))
     expectTypeOf(response).toEqualTypeOf<Response>()
+    const fast = await req.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
+    expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
+    expectTypeOf(req.staleguard.requestId).toEqualTypeOf<string>()
+    expectTypeOf(req.staleguard.fetch).toEqualTypeOf<typeof fetch>()
+    // @ts-expect-error the fast path takes undici.request options, not a fetch RequestInit body stream
+    await req.staleguard.request('https://api.example.com', { body: new ReadableStream() })
     // @ts-expect-error a number is not a URL
     await req.fetch(42)
     res.json(await response.json())

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The global `fetch`, scoped to this request: stale-socket safe, request id forwarded, aborted on disconnect. */
     readonly fetch: typeof globalThis.fetch
+    /** This request's staleguard scope: `.request` is the fast path (undici.request semantics), `.requestId`, `.fetch`. */
+    readonly staleguard: StaleguardRequestScope
   }
   interface FastifyInstance {
     readonly staleguard: FastifyStaleguard
@@ -40,11 +42,16 @@ const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyIns
   // Fastify rejects reference-type initial values: symbol holders start null, and the getter fills them.
   app.decorateRequest(kScope, null)
   app.decorateRequest(kResponse, null)
+  const scopeOf = (request: ScopedRequest): RequestScope =>
+    (request[kScope] ??= scopes.open(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log }))
   app.decorateRequest('fetch', {
     getter(this: FastifyRequest) {
-      const request = this as ScopedRequest
-      request[kScope] ??= scopes.open(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log })
-      return request[kScope].fetch
+      return scopeOf(this as ScopedRequest).fetch
+    },
+  })
+  app.decorateRequest('staleguard', {
+    getter(this: FastifyRequest) {
+      return scopeOf(this as ScopedRequest)
     },
   })
   // The disconnect is read from the response (Fastify's request.signal fires early on POSTs with a body).

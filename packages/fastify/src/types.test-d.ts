@@ -11,6 +11,13 @@ test('request.fetch is the global fetch, with no casts in user code', async () =
     expectTypeOf(request.fetch).toEqualTypeOf<typeof fetch>()
     const response = await request.fetch('https://api.example.com/orders', { method: 'POST', body: 'x', headers: { 'idempotency-key': '1' } })
     expectTypeOf(response).toEqualTypeOf<Response>()
+    const fast = await request.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
+    expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
+    expectTypeOf(request.staleguard.requestId).toEqualTypeOf<string>()
+    expectTypeOf(request.staleguard.fetch).toEqualTypeOf<typeof fetch>()
+    // @ts-expect-error the fast path takes undici.request options, not a fetch RequestInit body stream
+    await request.staleguard.request('https://api.example.com', { body: new ReadableStream() })
     // @ts-expect-error a number is not a URL
     await request.fetch(42)
     // @ts-expect-error request.fetch is read-only

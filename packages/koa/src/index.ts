@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa'
 
 export type KoaStaleguardOptions = RequestScopesOptions
@@ -9,6 +9,8 @@ declare module 'koa' {
   interface ExtendableContext {
     /** The global `fetch`, scoped to this request: stale-socket safe, request id forwarded, aborted on disconnect. */
     readonly fetch: typeof globalThis.fetch
+    /** This request's staleguard scope: `.request` is the fast path (undici.request semantics), `.requestId`, `.fetch`. */
+    readonly staleguard: StaleguardRequestScope
   }
 }
 
@@ -24,21 +26,24 @@ const kScopes = Symbol.for('staleguard.koa.scopes')
 const kScope = Symbol('staleguard.scope')
 
 interface ScopedContext extends ParameterizedContext {
-  [kScopes]: RequestScopes
+  [kScopes]?: RequestScopes
   [kScope]?: RequestScope
   log?: unknown
 }
 
-/** Contexts are created from `app.context` per request, so one getter there serves every request of the app. */
-function ensureFetchGetter(prototype: object): void {
-  if (Object.hasOwn(prototype, 'fetch')) return
-  Object.defineProperty(prototype, 'fetch', {
-    configurable: true,
-    enumerable: false,
-    get(this: ScopedContext) {
-      this[kScope] ??= this[kScopes].open(this.res, { headers: this.headers, logger: this.log as never })
-      return this[kScope].fetch
-    },
+function scopeOf(ctx: ScopedContext): RequestScope {
+  const scopes = ctx[kScopes]
+  if (scopes === undefined) throw new Error('staleguard: ctx.fetch and ctx.staleguard exist in middleware after app.use(staleguard())')
+  ctx[kScope] ??= scopes.open(ctx.res, { headers: ctx.headers, logger: ctx.log as never })
+  return ctx[kScope]
+}
+
+/** Contexts are created from `app.context` per request, so getters there serve every request of the app. */
+function ensureScopeGetters(prototype: object): void {
+  if (Object.hasOwn(prototype, 'staleguard')) return
+  Object.defineProperties(prototype, {
+    fetch: { configurable: true, enumerable: false, get(this: ScopedContext) { return scopeOf(this).fetch } },
+    staleguard: { configurable: true, enumerable: false, get(this: ScopedContext) { return scopeOf(this) } },
   })
 }
 
@@ -48,7 +53,7 @@ export function staleguard<State = DefaultState, Context = DefaultContext>(optio
   const middleware: Middleware<State, Context> = (ctx, next) => {
     const context = ctx as unknown as ScopedContext
     scopes.tuneServer((context.req.socket as Socket & { server?: Server }).server)
-    ensureFetchGetter(context.app.context)
+    ensureScopeGetters(context.app.context)
     context[kScopes] = scopes
     return next()
   }

@@ -13,6 +13,13 @@ test('ctx.fetch is the global fetch, also with a custom context type', () => {
     expectTypeOf(ctx.tenant).toEqualTypeOf<string>()
     const response = await ctx.fetch('https://api.example.com/items')
     expectTypeOf(response).toEqualTypeOf<Response>()
+    const fast = await ctx.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
+    expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
+    expectTypeOf(ctx.staleguard.requestId).toEqualTypeOf<string>()
+    expectTypeOf(ctx.staleguard.fetch).toEqualTypeOf<typeof fetch>()
+    // @ts-expect-error the fast path takes undici.request options, not a fetch RequestInit body stream
+    await ctx.staleguard.request('https://api.example.com', { body: new ReadableStream() })
     // @ts-expect-error a number is not a URL
     await ctx.fetch(42)
     ctx.body = await response.text()

@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici'
+import { Readable } from 'node:stream'
+import { Agent } from 'undici'
 
 /** A request as the lab scenarios make it. */
 export interface LabRequest {
@@ -70,18 +71,18 @@ export function fetchClient(name: string, fetchImpl: typeof fetch, close: () => 
   return { name, send: (url, request) => fetchImpl(url, toInit(request)).then(readOk), close }
 }
 
-/** A dispatcher driven through `undici.request`-style calls (the fast path), as a lab client. */
+/** An `undici.request`-style function (the fast path) as a lab client; a web stream body is sent as a Node stream. */
 export function requestClient(
   name: string,
-  request: (url: string, options: { method: string; body?: string | ReadableStream<Uint8Array>; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Dispatcher.ResponseData>,
+  request: (url: string, options: { method: 'GET'; body?: string | Readable; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<{ statusCode: number; body: { text(): Promise<string> } }>,
   close: () => Promise<void> = async () => {},
 ): LabClient {
   return {
     name,
     async send(url, init) {
       const { statusCode, body } = await request(url, {
-        method: init?.method ?? 'GET',
-        ...(init?.body === undefined ? {} : { body: init.body }),
+        method: (init?.method ?? 'GET') as 'GET',
+        ...(init?.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : Readable.fromWeb(init.body as import('node:stream/web').ReadableStream) }),
         ...(init?.headers === undefined ? {} : { headers: init.headers }),
         ...(init?.signal === undefined ? {} : { signal: init.signal }),
       })

@@ -20,7 +20,7 @@ describe('probeIdleLimit, against hops with known limits', () => {
     const before = upstream.received.length
     const report = await probeIdleLimit(`${proxy.origin}/probe/nat`, { minMs: 200, maxMs: 3_000 })
     await proxy.close()
-    // The proxy and the probe read their clocks in different processes' event loops: allow 50 ms of skew.
+    // The proxy and the probe read their clocks at different turns of the event loop: allow 50 ms of skew.
     expect(report.closes).toBe('RST')
     expect(report.aliveUpToMs).toBeLessThanOrEqual(700 + 50)
     expect(report.deadFromMs).toBeGreaterThan(700 - 50)

@@ -1,0 +1,48 @@
+import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
+import { type StaleguardDispatcher, createDispatcher, kDispatchInScope } from './dispatcher.js'
+import type { StaleguardOptions } from './options.js'
+
+/** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
+export type StaleguardRequestOptions<TOpaque = null> = Omit<NonNullable<Parameters<typeof undiciRequest<TOpaque>>[1]>, 'dispatcher'>
+
+/** undici's `request` bound to a staleguard dispatcher: same options, same `ResponseData`, about 2.5× fetch's throughput. */
+export type StaleguardRequest<D extends Dispatcher = StaleguardDispatcher> = (<TOpaque = null>(
+  url: string | URL,
+  options?: StaleguardRequestOptions<TOpaque>,
+) => Promise<Dispatcher.ResponseData<TOpaque>>) & { readonly dispatcher: D }
+
+/**
+ * The fast path: `undici.request` semantics and return type through a staleguard dispatcher, with the same
+ * retry rules as fetch (a `Readable` body is a stream and is never replayed; strings and buffers are).
+ */
+export function createRequest(options?: StaleguardOptions): StaleguardRequest
+export function createRequest<D extends Dispatcher>(dispatcher: D): StaleguardRequest<D>
+export function createRequest(arg?: StaleguardOptions | Dispatcher): StaleguardRequest<Dispatcher> {
+  const dispatcher = isDispatcher(arg) ? arg : createDispatcher(arg)
+  return requestThrough(dispatcher)
+}
+
+export function requestThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardRequest<D> {
+  const bound = <TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque>): Promise<Dispatcher.ResponseData<TOpaque>> =>
+    undiciRequest<TOpaque>(url, { ...options, dispatcher: dispatcher as Dispatcher })
+  Object.defineProperty(bound, 'dispatcher', { value: dispatcher, enumerable: true })
+  return bound as StaleguardRequest<D>
+}
+
+let fallback: StaleguardDispatcher | null = null
+
+/**
+ * `undici.request` that never goes around staleguard: through `options.dispatcher` when given, else the
+ * global dispatcher when it is a staleguard one (installGlobalDispatcher), else a shared default staleguard
+ * dispatcher created on first use (its idle sockets never keep the process alive).
+ */
+export function request<TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque> & { dispatcher?: Dispatcher }): Promise<Dispatcher.ResponseData<TOpaque>> {
+  if (options?.dispatcher) return undiciRequest<TOpaque>(url, options)
+  const global = getGlobalDispatcher() as Dispatcher & { [kDispatchInScope]?: unknown }
+  const dispatcher = global[kDispatchInScope] ? global : (fallback ??= createDispatcher())
+  return undiciRequest<TOpaque>(url, { ...options, dispatcher })
+}
+
+function isDispatcher(value: unknown): value is Dispatcher {
+  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
+}
