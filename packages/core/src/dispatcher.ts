@@ -38,6 +38,8 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
   readonly #newConnectionClients = new Set<Client>()
   readonly #forgotten: StaleguardCounters = emptyCounters()
   #closed = false
+  #lastOriginText: string | null = null
+  #lastOrigin: OriginState | null = null
 
   constructor(options: StaleguardOptions = {}) {
     super()
@@ -154,6 +156,17 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
   }
 
   #originFor(raw: unknown): OriginState | undefined {
+    // Most apps call one or two upstreams: the last origin string seen answers most lookups.
+    if (raw === this.#lastOriginText && this.#lastOrigin !== null) return this.#lastOrigin
+    const state = this.#lookUpOrigin(raw)
+    if (typeof raw === 'string' && state !== undefined) {
+      this.#lastOriginText = raw
+      this.#lastOrigin = state
+    }
+    return state
+  }
+
+  #lookUpOrigin(raw: unknown): OriginState | undefined {
     if (typeof raw !== 'string' && !(raw instanceof URL)) return undefined
     const text = typeof raw === 'string' ? raw : raw.origin
     let key = this.#originKeys.get(text)
@@ -179,7 +192,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     if (this.#origins.size <= MAX_IDLE_ORIGINS) return
     for (const [key, state] of this.#origins) {
       if (this.#origins.size <= MAX_IDLE_ORIGINS) return
-      if (state.sockets.size > 0) continue
+      if (state.sockets.size > 0 || state === this.#lastOrigin) continue
       addCounters(this.#forgotten, state.counters)
       this.#origins.delete(key)
     }

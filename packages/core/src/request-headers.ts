@@ -46,12 +46,33 @@ export function withHeadersIfAbsent(
   headers: DispatchHeaders,
   additions: readonly (readonly [lowerName: string, value: string])[],
 ): DispatchHeaders {
+  if (!headers) return Object.fromEntries(additions)
+  if (!Array.isArray(headers) && !isPairIterable(headers)) return withObjectHeadersIfAbsent(headers as Record<string, string | string[] | undefined>, additions)
   const missing = additions.filter(([name]) => readHeader(headers, name) === undefined)
   if (missing.length === 0) return headers
-  if (!headers) return Object.fromEntries(missing)
   if (Array.isArray(headers)) return [...headers, ...missing.flat()]
-  if (isPairIterable(headers)) return [...flattenPairs(headers), ...missing.flat()]
-  return { ...(headers as Record<string, string | string[] | undefined>), ...Object.fromEntries(missing) }
+  return [...flattenPairs(headers as Iterable<[string, string | string[] | undefined]>), ...missing.flat()]
+}
+
+/** fetch's shape, on every scoped call: one pass over the caller's names, one copy. */
+function withObjectHeadersIfAbsent(
+  headers: Record<string, string | string[] | undefined>,
+  additions: readonly (readonly [lowerName: string, value: string])[],
+): DispatchHeaders {
+  let merged: Record<string, string | string[] | undefined> | null = null
+  for (const [name, value] of additions) {
+    if (name in headers || hasNameIgnoringCase(headers, name)) continue
+    merged ??= { ...headers }
+    merged[name] = value
+  }
+  return merged ?? headers
+}
+
+function hasNameIgnoringCase(headers: Record<string, unknown>, lowerName: string): boolean {
+  for (const name in headers) {
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return true
+  }
+  return false
 }
 
 function isPairIterable(headers: object): headers is Iterable<[string, string | string[] | undefined]> {

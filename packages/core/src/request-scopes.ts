@@ -70,7 +70,8 @@ export class RequestScopes {
       if (response.writableEnded) scope.end()
       else scope.abort()
     } else {
-      response.once('close', () => (response.writableEnded ? scope.end() : scope.abort()))
+      // `close` comes once per response; `on` spares the wrapper `once` allocates and then removes.
+      response.on('close', () => (response.writableEnded ? scope.end() : scope.abort()))
     }
     return scope
   }

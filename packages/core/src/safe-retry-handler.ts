@@ -8,10 +8,13 @@ import { type BodyReplay, classifyBody, hasIdempotencyKey } from './request-safe
 import { type SocketAwaiter, awaitSocket, stopAwaitingSocket } from './socket-pairing.js'
 import { hasStaleSocketShape } from './stale-errors.js'
 
-/** Who the request is made for, when a framework adapter knows: used only for logs and diagnostics. */
+/** The incoming request an upstream call is made for, when a framework adapter knows it. */
 export interface DispatchScope {
   readonly requestId: string | undefined
   readonly logger: StaleguardLogger | undefined
+  /** The call starts: the scope may abort it (client disconnect, timeout) until it leaves. */
+  enter(call: { abort(reason: Error): void }): void
+  leave(call: { abort(reason: Error): void }): void
 }
 
 /** What a handler needs from the dispatcher that owns it. */
@@ -61,6 +64,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     } else {
       this.firstAttemptOptions = options
     }
+    scope?.enter(this)
   }
 
   /** Handed to the caller as its abort function; it follows the request from attempt to attempt. */
@@ -69,6 +73,11 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     this.#aborted = true
     this.#abortReason = reason
     this.#abortAttempt?.(reason)
+  }
+
+  /** Aborts the request, whichever attempt is running (the request scope calls it on disconnect). */
+  abort(reason: Error): void {
+    this.#abort(reason)
   }
 
   onConnect(abort: (reason?: Error) => void, context?: object): void {
@@ -125,6 +134,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
 
   onComplete(trailers: string[] | Buffer[] | null): void {
     this.#releaseSocket()
+    this.#scope?.leave(this)
     this.#downstream.onComplete?.(trailers)
   }
 
@@ -133,6 +143,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     this.#releaseBody()
     // The socket now belongs to the caller (WebSocket, CONNECT tunnel): never treat it as idle again.
     this.#socket = null
+    this.#scope?.leave(this)
     this.#downstream.onUpgrade?.(statusCode, headers, socket)
   }
 
@@ -148,6 +159,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
       return
     }
     this.#releaseBody()
+    this.#scope?.leave(this)
     this.#origin.counters.failedRequests++
     const explanation = explain(facts)
     attachDiagnostics(error, { ...facts, explanation })

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
 import type { NextFunction, Request, Response } from 'express'
@@ -25,11 +25,12 @@ export interface StaleguardMiddleware {
   close(): Promise<void>
 }
 
-const kScopes = Symbol('staleguard.scopes')
-const kScope = Symbol('staleguard.scope')
+// Registered symbols: the ESM and CommonJS builds (or two installed copies) share the getters below.
+const kScopes = Symbol.for('staleguard.express.scopes')
+const kScope = Symbol.for('staleguard.express.scope')
 
 interface ScopedRequest extends Request {
-  [kScopes]: RequestScopes
+  [kScopes]?: RequestScopes
   [kScope]?: RequestScope
 }
 
@@ -42,7 +43,7 @@ interface DecoratedRequest {
 function scopeOf(req: ScopedRequest): RequestScope {
   if (req[kScope] === undefined) {
     const { id, log } = req as DecoratedRequest
-    req[kScope] = req[kScopes].open(req.res as ServerResponse, {
+    req[kScope] = (req[kScopes] as RequestScopes).open(req.res as ServerResponse, {
       defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined,
       headers: req.headers,
       logger: log as never,
@@ -51,20 +52,38 @@ function scopeOf(req: ScopedRequest): RequestScope {
   return req[kScope]
 }
 
-// Shared accessors: nothing is allocated per request until a handler reads `req.fetch` or `req.staleguard`.
-const scopeProperties: PropertyDescriptorMap = {
-  fetch: { configurable: true, enumerable: false, get(this: ScopedRequest) { return scopeOf(this).fetch } },
-  staleguard: { configurable: true, enumerable: false, get(this: ScopedRequest) { return scopeOf(this) } },
+const kGettersInstalled = Symbol.for('staleguard.express.getters')
+
+/**
+ * `req.fetch` and `req.staleguard` are getters on the request prototype every Express app shares (the one
+ * just above `http.IncomingMessage.prototype`), installed once. Defining them on each request instead
+ * turns the request object into a slow dictionary for everything Express does with it afterwards, and a
+ * per-app prototype would miss mounted sub-apps, which swap in their own.
+ */
+function installGetters(req: Request): void {
+  let proto: object | null = Object.getPrototypeOf(req) as object | null
+  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) proto = Object.getPrototypeOf(proto) as object | null
+  const target = proto ?? Object.getPrototypeOf(req)
+  if (Object.hasOwn(target, kGettersInstalled)) return
+  Object.defineProperties(target, {
+    [kGettersInstalled]: { value: true },
+    fetch: { configurable: true, enumerable: false, get(this: ScopedRequest) { return this[kScopes] === undefined ? undefined : scopeOf(this).fetch } },
+    staleguard: { configurable: true, enumerable: false, get(this: ScopedRequest) { return this[kScopes] === undefined ? undefined : scopeOf(this) } },
+  })
 }
 
 /** `app.use(staleguard(options))`: `req.fetch` in every later handler. */
 export function staleguard(options?: ExpressStaleguardOptions): StaleguardMiddleware {
   const scopes = createRequestScopes(options)
+  let tunedServer: unknown = null
   const middleware = (req: Request, _res: Response, next: NextFunction): void => {
-    scopes.tuneServer((req.socket as Socket & { server?: import('node:http').Server }).server)
+    const server = (req.socket as Socket & { server?: import('node:http').Server }).server
+    if (server !== tunedServer) {
+      tunedServer = server
+      scopes.tuneServer(server)
+    }
+    if (!(kGettersInstalled in req)) installGetters(req)
     ;(req as ScopedRequest)[kScopes] = scopes
-    // Own properties: Express swaps the request's prototype when it enters a mounted sub-app.
-    Object.defineProperties(req, scopeProperties)
     next()
   }
   return Object.assign(middleware, {

@@ -1,0 +1,77 @@
+/**
+ * One benchmark app in its own process: `<framework> <variant> <upstream origin>`; prints its port.
+ * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch), `fast-path`
+ * (request.staleguard.request …) and `bare` (the same route with fetch and an equivalent undici Agent).
+ */
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fastifyStaleguard } from '@staleguard/fastify'
+import { staleguard as expressStaleguard } from '@staleguard/express'
+import { staleguard as koaStaleguard } from '@staleguard/koa'
+import type { StaleguardRequestScope } from '@staleguard/core'
+import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
+import { Agent } from 'undici'
+
+const [framework, variant, upstream] = process.argv.slice(2) as ['fastify' | 'express' | 'koa', 'staleguard' | 'fast-path' | 'bare', string]
+const url = `${upstream}/items`
+if (process.env.INSTALL_GLOBAL === '1') (await import('@staleguard/core')).installGlobalDispatcher()
+const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, pipelining: 1 })
+const bareFetch = (): Promise<string> => fetch(url, { dispatcher: agent } as unknown as RequestInit).then((r) => r.text())
+
+/** The route's work, given the framework's request scope (absent for the bare variant). */
+function callUpstream(scope: StaleguardRequestScope | undefined): Promise<string> {
+  if (variant === 'bare' || scope === undefined) return bareFetch()
+  if (variant === 'fast-path') return scope.request(url).then((r) => r.body.text())
+  return scope.fetch(url).then((r) => r.text())
+}
+
+let server: Server
+switch (framework) {
+  case 'fastify': {
+    const app = Fastify()
+    if (variant !== 'bare') await app.register(fastifyStaleguard)
+    app.get('/items', async (request, reply) => reply.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : request.staleguard)))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    server = app.server
+    break
+  }
+  case 'express': {
+    const app = express()
+    if (variant !== 'bare') app.use(expressStaleguard())
+    app.get('/items', async (req, res) => {
+      res.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : req.staleguard))
+    })
+    // autocannon hangs up on requests in flight when a run ends: those aborts are expected, not errors.
+    app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(499).end()
+    })
+    server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    break
+  }
+  case 'koa': {
+    const app = new Koa()
+    app.silent = true
+    if (variant !== 'bare') app.use(koaStaleguard(JSON.parse(process.env.STALEGUARD_OPTIONS ?? '{}')))
+    app.use(async (ctx) => {
+      ctx.type = 'application/json'
+      ctx.body = await callUpstream(variant === 'bare' ? undefined : ctx.staleguard)
+    })
+    server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    break
+  }
+}
+console.log(String((server.address() as AddressInfo).port))
+process.on('disconnect', () => process.exit(0))
+// The parent reads this process's CPU time around each load run: CPU per request is the app's own cost,
+// whatever the load generator and the upstream on the other CPU are doing.
+process.on('message', (message) => {
+  if (message === 'cpu') {
+    const { user, system } = process.cpuUsage()
+    process.send?.({ cpu: user + system })
+  }
+})

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest'
+import { readHeader, withHeadersIfAbsent } from './request-headers.js'
+
+describe('request headers in every shape undici accepts', () => {
+  const additions = [['x-request-id', 'abc'], ['traceparent', 't1']] as const
+
+  it('reads a header case-insensitively from objects, flat arrays and pair iterables', () => {
+    expect(readHeader({ 'Idempotency-Key': 'k' }, 'idempotency-key')).toBe('k')
+    expect(readHeader(['Content-Length', '5', 'accept', '*/*'], 'content-length')).toBe('5')
+    expect(readHeader(new Map([['X-A', 'b']]), 'x-a')).toBe('b')
+    expect(readHeader({ 'x-list': ['a', 'b'] }, 'x-list')).toBe('a, b')
+    expect(readHeader(undefined, 'x')).toBeUndefined()
+  })
+
+  it('adds only what the caller did not set, whatever its case, without touching the input', () => {
+    const mine = { 'X-Request-Id': 'mine', accept: '*/*' }
+    const merged = withHeadersIfAbsent(mine, additions) as Record<string, string>
+    expect(merged).toEqual({ 'X-Request-Id': 'mine', accept: '*/*', traceparent: 't1' })
+    expect(mine).toEqual({ 'X-Request-Id': 'mine', accept: '*/*' })
+    const untouched = { 'x-request-id': 'a', TraceParent: 'b' }
+    expect(withHeadersIfAbsent(untouched, additions)).toBe(untouched)
+    expect(withHeadersIfAbsent(['accept', '*/*'], additions)).toEqual(['accept', '*/*', 'x-request-id', 'abc', 'traceparent', 't1'])
+    expect(withHeadersIfAbsent(new Map([['traceparent', 'x']]), additions)).toEqual(['traceparent', 'x', 'x-request-id', 'abc'])
+    expect(withHeadersIfAbsent(null, additions)).toEqual({ 'x-request-id': 'abc', traceparent: 't1' })
+  })
+})
