@@ -17,7 +17,8 @@ import { Agent } from 'undici'
 
 const [framework, variant, upstream] = process.argv.slice(2) as ['fastify' | 'express' | 'koa', 'staleguard' | 'fast-path' | 'bare', string]
 const url = `${upstream}/items`
-if (process.env.INSTALL_GLOBAL === '1') (await import('@staleguard/core')).installGlobalDispatcher()
+/** Adapter options for experiments, e.g. STALEGUARD_OPTIONS='{"installGlobal":false}'. */
+const adapterOptions = JSON.parse(process.env.STALEGUARD_OPTIONS ?? '{}') as Record<string, unknown>
 const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, pipelining: 1 })
 const bareFetch = (): Promise<string> => fetch(url, { dispatcher: agent } as unknown as RequestInit).then((r) => r.text())
 
@@ -32,7 +33,7 @@ let server: Server
 switch (framework) {
   case 'fastify': {
     const app = Fastify()
-    if (variant !== 'bare') await app.register(fastifyStaleguard)
+    if (variant !== 'bare') await app.register(fastifyStaleguard, adapterOptions)
     app.get('/items', async (request, reply) => reply.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : request.staleguard)))
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server
@@ -40,7 +41,7 @@ switch (framework) {
   }
   case 'express': {
     const app = express()
-    if (variant !== 'bare') app.use(expressStaleguard())
+    if (variant !== 'bare') app.use(expressStaleguard(adapterOptions))
     app.get('/items', async (req, res) => {
       res.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : req.staleguard))
     })
@@ -55,7 +56,7 @@ switch (framework) {
   case 'koa': {
     const app = new Koa()
     app.silent = true
-    if (variant !== 'bare') app.use(koaStaleguard(JSON.parse(process.env.STALEGUARD_OPTIONS ?? '{}')))
+    if (variant !== 'bare') app.use(koaStaleguard(adapterOptions))
     app.use(async (ctx) => {
       ctx.type = 'application/json'
       ctx.body = await callUpstream(variant === 'bare' ? undefined : ctx.staleguard)

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { median, pinToCpu, startBenchUpstream } from './harness.js'
+import { median, pinToCpu, quartiles, startBenchUpstream } from './harness.js'
 
 type Framework = 'fastify' | 'express' | 'koa'
 
@@ -57,12 +57,17 @@ export async function benchFrameworks(options: { rounds: number; seconds: number
     }
     const rate = { bare: median(samples.bare.map((s) => s.rate)), scoped: median(samples.scoped.map((s) => s.rate)) }
     const cpu = { bare: median(samples.bare.map((s) => s.cpuMicros)), scoped: median(samples.scoped.map((s) => s.cpuMicros)) }
-    ratios[framework] = { rate: rate.scoped / rate.bare, cpu: cpu.bare / cpu.scoped }
+    // Median of the per-pair ratios: each pair ran back to back, so drift between pairs cancels out.
+    const rateRatios = samples.scoped.map((s, i) => s.rate / samples.bare[i]!.rate)
+    const cpuRatios = samples.scoped.map((s, i) => samples.bare[i]!.cpuMicros / s.cpuMicros)
+    ratios[framework] = { rate: median(rateRatios), cpu: median(cpuRatios) }
     const accessor = framework === 'fastify' ? 'request.fetch' : framework === 'express' ? 'req.fetch' : 'ctx.fetch'
-    console.log(`\n${framework}: route calling upstream  (autocannon, 32 connections, ${options.rounds} alternating rounds × ${options.seconds} s)`)
+    console.log(`\n${framework}: route calling upstream  (autocannon, 32 connections, ${options.rounds} paired rounds × ${options.seconds} s)`)
     console.log(`  bare fetch + Agent   median ${rate.bare.toFixed(0).padStart(6)} req/s, app CPU ${cpu.bare.toFixed(0)} µs/request   rounds: ${samples.bare.map((v) => v.rate.toFixed(0)).join(' ')}`)
     console.log(`  ${accessor.padEnd(19)}  median ${rate.scoped.toFixed(0).padStart(6)} req/s, app CPU ${cpu.scoped.toFixed(0)} µs/request   rounds: ${samples.scoped.map((v) => v.rate.toFixed(0)).join(' ')}`)
-    console.log(`  ratio ${accessor} / bare: ${ratios[framework].rate.toFixed(3)} by req/s, ${ratios[framework].cpu.toFixed(3)} by app CPU per request`)
+    const [rLow, rHigh] = quartiles(rateRatios)
+    const [cLow, cHigh] = quartiles(cpuRatios)
+    console.log(`  ${accessor} / bare: ${ratios[framework].rate.toFixed(3)} by req/s (IQR ${rLow.toFixed(3)}–${rHigh.toFixed(3)}), ${ratios[framework].cpu.toFixed(3)} by app CPU per request (IQR ${cLow.toFixed(3)}–${cHigh.toFixed(3)})`)
     bare.child.disconnect()
     scoped.child.disconnect()
   }

@@ -51,9 +51,16 @@ export interface Contender {
   readonly send: () => Promise<unknown>
 }
 
+/** The middle half of a list: the spread worth reporting next to a median. */
+export function quartiles(values: readonly number[]): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b)
+  return [sorted[Math.floor((sorted.length - 1) * 0.25)]!, sorted[Math.ceil((sorted.length - 1) * 0.75)]!]
+}
+
 /**
- * Runs the contenders in alternating rounds (A B, then B A, …) so drift in the machine's state hits both
- * alike; reports each one's median rate and CPU per request, and the ratio of the second to the first.
+ * Runs the contenders in pairs of back-to-back rounds (A B, then B A, …). The machine drifts (other
+ * tenants, CPU clocks) more between pairs than within one, so the figure reported is the median of the
+ * per-pair ratios, with its interquartile range; the medians of each side are shown too.
  */
 export async function compare(title: string, contenders: readonly [Contender, Contender], options: { rounds: number; perRound: number; inFlight: number }): Promise<{ medians: [number, number]; ratio: number; cpuRatio: number }> {
   const samples: [Sample[], Sample[]] = [[], []]
@@ -62,14 +69,18 @@ export async function compare(title: string, contenders: readonly [Contender, Co
     const order = round % 2 === 0 ? [0, 1] : [1, 0]
     for (const i of order) samples[i as 0 | 1].push(await throughput(contenders[i as 0 | 1].send, options.perRound, options.inFlight))
   }
+  const rateRatios = samples[1].map((s, i) => s.rate / samples[0][i]!.rate)
+  const cpuRatios = samples[1].map((s, i) => samples[0][i]!.cpuMicros / s.cpuMicros)
   const medians: [number, number] = [median(samples[0].map((s) => s.rate)), median(samples[1].map((s) => s.rate))]
   const cpu: [number, number] = [median(samples[0].map((s) => s.cpuMicros)), median(samples[1].map((s) => s.cpuMicros))]
-  const ratio = medians[1] / medians[0]
-  const cpuRatio = cpu[0] / cpu[1]
-  console.log(`\n${title}  (${options.rounds} alternating rounds × ${options.perRound} requests, ${options.inFlight} in flight)`)
+  const ratio = median(rateRatios)
+  const cpuRatio = median(cpuRatios)
+  const [rLow, rHigh] = quartiles(rateRatios)
+  const [cLow, cHigh] = quartiles(cpuRatios)
+  console.log(`\n${title}  (${options.rounds} paired rounds × ${options.perRound} requests, ${options.inFlight} in flight)`)
   for (const [i, c] of contenders.entries()) {
-    console.log(`  ${c.name.padEnd(36)} median ${medians[i]!.toFixed(0).padStart(6)} req/s, ${cpu[i]!.toFixed(1).padStart(6)} µs CPU/request   rounds: ${samples[i]!.map((s) => s.rate.toFixed(0)).join(' ')}`)
+    console.log(`  ${c.name.padEnd(36)} median ${medians[i]!.toFixed(0).padStart(6)} req/s, ${cpu[i]!.toFixed(1).padStart(6)} µs CPU/request`)
   }
-  console.log(`  ratio ${contenders[1].name} / ${contenders[0].name}: ${ratio.toFixed(3)} by req/s, ${cpuRatio.toFixed(3)} by CPU per request`)
+  console.log(`  ${contenders[1].name} / ${contenders[0].name}: ${ratio.toFixed(3)} by req/s (IQR ${rLow.toFixed(3)}–${rHigh.toFixed(3)}), ${cpuRatio.toFixed(3)} by CPU per request (IQR ${cLow.toFixed(3)}–${cHigh.toFixed(3)})`)
   return { medians, ratio, cpuRatio }
 }

@@ -13,9 +13,9 @@ const all = ['fetch', 'frameworks', 'fast-path', 'soak'] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 9)
-const perRound = Number(process.env.BENCH_PER_ROUND ?? 5_000)
-const seconds = Number(process.env.BENCH_SECONDS ?? 4)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 21)
+const perRound = Number(process.env.BENCH_PER_ROUND ?? 2_000)
+const seconds = Number(process.env.BENCH_SECONDS ?? 2)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
 
 console.log(`staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`)
