@@ -201,6 +201,11 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
 
 export { kDispatchInScope }
 
+/** Whether an argument is a dispatcher (anything with `dispatch`), rather than options to build one. */
+export function isDispatcher(value: unknown): value is Dispatcher {
+  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
+}
+
 /** Builds the staleguard dispatcher. Invalid options throw here, naming the option and its range. */
 export function createDispatcher(options?: StaleguardOptions): StaleguardDispatcher {
   return new StaleguardDispatcher(options)

@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
-import type { RetryDecision } from './diagnostics.js'
+import type { RetryDecision, StaleguardDiagnostics } from './diagnostics.js'
 
 /**
  * Everything staleguard does that an operator may want to see goes out through here, once: to
@@ -33,18 +33,7 @@ export interface StaleFailureEvent {
 }
 
 /** What the handler knows when an attempt fails; the diagnostics and the stale event are cut from it. */
-export interface StaleFailureFacts {
-  readonly origin: string
-  readonly method: string
-  readonly path: string
-  readonly reused: boolean
-  readonly idleMs: number | null
-  readonly attempts: number
-  readonly staleSocketError: boolean
-  readonly retryDecision: RetryDecision
-  readonly requestId: string | undefined
-  readonly error: Error
-}
+export type StaleFailureFacts = Omit<StaleguardDiagnostics, 'explanation'> & { readonly error: Error }
 
 export interface RetryEvent {
   readonly origin: string

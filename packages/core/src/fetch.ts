@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import { type StaleguardDispatcher, createDispatcher } from './dispatcher.js'
+import { type StaleguardDispatcher, createDispatcher, isDispatcher } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 /** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
@@ -31,6 +31,3 @@ export function fetchThrough<D extends Dispatcher>(dispatcher: D | { dispatch: D
   return staleguardFetch as StaleguardFetch<D>
 }
 
-function isDispatcher(value: unknown): value is Dispatcher {
-  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
-}

@@ -1,5 +1,5 @@
 import { type Dispatcher, setGlobalDispatcher } from 'undici'
-import { type StaleguardDispatcher, createDispatcher } from './dispatcher.js'
+import { type StaleguardDispatcher, createDispatcher, isDispatcher } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
@@ -97,6 +97,3 @@ async function restoreInstallation(state: Registry, installation: Installation):
   }
 }
 
-function isDispatcher(value: unknown): value is Dispatcher {
-  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
-}

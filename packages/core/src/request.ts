@@ -1,5 +1,5 @@
 import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, kDispatchInScope } from './dispatcher.js'
+import { type StaleguardDispatcher, createDispatcher, isDispatcher, kDispatchInScope } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
@@ -43,6 +43,3 @@ export function request<TOpaque = null>(url: string | URL, options?: StaleguardR
   return undiciRequest<TOpaque>(url, { ...options, dispatcher })
 }
 
-function isDispatcher(value: unknown): value is Dispatcher {
-  return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
-}
