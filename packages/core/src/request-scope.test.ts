@@ -1,0 +1,68 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type Upstream, startUpstream } from '@staleguard/lab'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { getStaleguardDiagnostics } from './diagnostics.js'
+import { createRequestScopes } from './request-scopes.js'
+
+/** A real incoming request whose response stays open until the test ends it. */
+async function incomingRequest(): Promise<{ res: http.ServerResponse; close: () => void }> {
+  const server = http.createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const arrived = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
+  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false })
+  client.on('error', () => {})
+  const [, res] = await arrived
+  return { res, close: () => { client.destroy(); server.closeAllConnections(); server.close() } }
+}
+
+function causeNames(error: unknown): string[] {
+  const names: string[] = []
+  for (let e = error as { name?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) names.push(String(e.name))
+  return names
+}
+
+describe('RequestScope aborts at the dispatcher', () => {
+  let upstream: Upstream
+  beforeAll(async () => {
+    upstream = await startUpstream()
+  })
+  afterAll(() => upstream.close())
+
+  it('rejects a fetch with an AbortError cause, and the fast path with the AbortError, when the client goes away', async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { res, close } = await incomingRequest()
+    const scope = scopes.open(res, { headers: {} })
+    const fetched = scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
+    const requested = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 100))
+    close() // the client disconnects: the response closes before it ended
+    const [fetchError, requestError] = await Promise.all([fetched, requested])
+    // fetch wraps what the dispatcher reports: TypeError('fetch failed') → 'Request was cancelled.' → ours.
+    expect(fetchError).toBeInstanceOf(TypeError)
+    expect(causeNames(fetchError)).toContain('AbortError')
+    expect(getStaleguardDiagnostics(fetchError)?.retryDecision).toBe('aborted')
+    expect((requestError as Error).name).toBe('AbortError')
+    expect(scopes.stats()?.retries).toBe(0)
+    await scopes.close()
+  })
+
+  it('aborts each call after `timeout` ms with a TimeoutError, and lets the caller abort its own call', async () => {
+    const scopes = createRequestScopes({ installGlobal: false, timeout: 150 })
+    const { res, close } = await incomingRequest()
+    const scope = scopes.open(res, { headers: {} })
+    const timedOut = await scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
+    expect(causeNames(timedOut)).toContain('TimeoutError')
+    const mine = new AbortController()
+    const aborted = scope.request(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
+    mine.abort(new Error('mine'))
+    expect(((await aborted) as Error).message).toBe('mine')
+    // A quick call finishes well inside the timeout and is left alone.
+    expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
+    res.end()
+    close()
+    await scopes.close()
+  })
+})
