@@ -72,6 +72,38 @@ describe('retry rules, against real sockets', () => {
     expect(f.dispatcher.stats().retries).toBe(1)
   })
 
+  it('keeps uploading when the server answers before it has read the body', async () => {
+    const f = staleguard()
+    const form = new FormData()
+    for (let i = 0; i < 40; i++) form.append(`part${i}`, new Blob(['x'.repeat(20_000)]))
+    const response = await f(`${proxy.origin}/early/form`, { method: 'PUT', body: form })
+    expect(await response.text()).toMatch(/^early read \d+$/)
+    // A slow producer: the response headers arrive while most of the body is still to come.
+    const chunks = (async function* () {
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 1))
+        yield Buffer.alloc(10_000, 'y')
+      }
+    })()
+    const viaRequest = await request(`${proxy.origin}/early/iterable`, { method: 'PUT', body: chunks as never, headers: { 'content-length': '1000000' }, dispatcher: f.dispatcher })
+    expect(await viaRequest.body.text()).toMatch(/^early read \d+$/)
+    expect(upstream.received.find((r) => r.path === '/early/iterable')?.body.length).toBe(1_000_000)
+  })
+
+  it('does not blame the socket, nor retry, when the body source itself fails', async () => {
+    const f = staleguard()
+    await staleSocket(f, 'body-failure')
+    proxy.mode = { kind: 'pass' }
+    const failing = (async function* () {
+      yield Buffer.from('first part')
+      // What an aborted incoming upload being proxied reports.
+      throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+    })()
+    const error = await request(`${proxy.origin}/body-failure`, { method: 'PUT', body: failing as never, headers: { 'content-length': '100' }, dispatcher: f.dispatcher }).catch((e: unknown) => e)
+    expect(getStaleguardDiagnostics(error)?.retryDecision).toBe('body-failed')
+    expect(f.dispatcher.stats()).toMatchObject({ retries: 0, staleFailures: 0 })
+  })
+
   it('does not retry a failure in the middle of a response body', async () => {
     const f = staleguard()
     const response = await f(`${proxy.origin}/mid-body`)

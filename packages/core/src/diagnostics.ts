@@ -26,6 +26,10 @@ export type RetryDecision =
   | 'retries-exhausted'
   /** Retries are switched off (`retry: false`). */
   | 'retry-disabled'
+  /** The dispatcher was closing, so no new connection could be opened for a retry. */
+  | 'dispatcher-closed'
+  /** The request body's own source failed (an upload being proxied was cut): the socket is not to blame. */
+  | 'body-failed'
 
 export interface StaleguardDiagnostics {
   readonly origin: string
@@ -76,6 +80,8 @@ const REASONS: Record<RetryDecision, string> = {
   'budget-exhausted': "the origin's retry budget is spent: it has been failing too often for retries to help",
   'retries-exhausted': 'it had already been retried',
   'retry-disabled': 'retries are switched off for this origin',
+  'dispatcher-closed': 'the dispatcher was closing, so no new connection was opened for a retry',
+  'body-failed': "the request body's own source failed, so the body cannot be sent again",
 }
 
 export function explain(d: Omit<StaleguardDiagnostics, 'explanation'>): string {

@@ -66,6 +66,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     // Without a usable origin let undici produce its own validation error through the handler.
     if (origin === undefined) return this.#agent.dispatch(options, handler)
     origin.counters.requests++
+    origin.inFlight++
     origin.budget?.recordRequest(performance.now())
     const safe = new SafeRetryHandler(this, origin, options, toCallbackHandler(handler), scope)
     return this.#agent.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
@@ -192,7 +193,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     if (this.#origins.size <= MAX_IDLE_ORIGINS) return
     for (const [key, state] of this.#origins) {
       if (this.#origins.size <= MAX_IDLE_ORIGINS) return
-      if (state.sockets.size > 0 || state === this.#lastOrigin) continue
+      if (state.sockets.size > 0 || state.inFlight > 0 || state === this.#lastOrigin) continue
       addCounters(this.#forgotten, state.counters)
       this.#origins.delete(key)
     }

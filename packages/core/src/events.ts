@@ -96,16 +96,16 @@ export function reportStaleFailure(facts: StaleFailureFacts, logger: StaleguardL
   }
   if (channels.stale.hasSubscribers) channels.stale.publish(event)
   debug('stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s', event.origin, event.method, event.path, event.reused, ms(event.idleMs), event.attempt, event.retryDecision, errorCode(event.error))
-  if (explanation !== null) logger?.warn({ staleguard: fields(event), err: event.error }, explanation)
+  if (explanation !== null && logger) safely(() => logger.warn({ staleguard: fields(event), err: event.error }, explanation))
 }
 
 export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefined): void {
   if (channels.retry.hasSubscribers) channels.retry.publish(event)
   debug('retry origin=%s %s %s idleMs=%s attempt=%d code=%s', event.origin, event.method, event.path, ms(event.idleMs), event.attempt, errorCode(event.error))
-  logger?.info(
-    { staleguard: fields(event) },
-    `staleguard: ${event.method} ${event.origin}${event.path} hit a stale keep-alive socket (idle ${ms(event.idleMs)} ms); retrying on a new connection`,
-  )
+  if (logger) {
+    const message = `staleguard: ${event.method} ${event.origin}${event.path} hit a stale keep-alive socket (idle ${ms(event.idleMs)} ms); retrying on a new connection`
+    safely(() => logger.info({ staleguard: fields(event) }, message))
+  }
 }
 
 export function reportEviction(event: EvictEvent): void {
@@ -126,4 +126,13 @@ function fields(event: StaleFailureEvent | RetryEvent): object {
 function errorCode(error: Error): string {
   const code = (error as { code?: unknown }).code
   return typeof code === 'string' ? code : error.name
+}
+
+/** A logger that throws must not leave the request hanging: the event is lost, the request goes on. */
+function safely(log: () => void): void {
+  try {
+    log()
+  } catch {
+    // Ignored on purpose: logging is never worth a lost request.
+  }
 }

@@ -53,6 +53,20 @@ describe('installGlobalDispatcher', () => {
     expect(slots[SLOT_V1]).toBe(original.v1)
   })
 
+  it('restores what each installation replaced, keeping a dispatcher someone set in between', async () => {
+    const first = installGlobalDispatcher()
+    const theirs = new Agent()
+    setGlobalDispatcher(theirs)
+    const second = installGlobalDispatcher()
+    await second.restore()
+    expect(getGlobalDispatcher()).toBe(theirs)
+    await first.restore()
+    expect(getGlobalDispatcher()).toBe(theirs)
+    expect(first.dispatcher.closed).toBe(true)
+    setGlobalDispatcher(original.v1 as Agent)
+    await theirs.close()
+  })
+
   it('borrows a dispatcher it is given and never closes it', async () => {
     const mine = createDispatcher()
     const installation = installGlobalDispatcher(mine)

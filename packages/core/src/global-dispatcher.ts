@@ -24,21 +24,24 @@ const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
 interface Installation {
   readonly dispatcher: Dispatcher
   readonly owned: boolean
+  /** What each slot held when this installation went in. */
+  readonly replaced: { readonly v1: unknown; readonly v2: unknown; readonly hadV2: boolean }
 }
 
 interface Registry {
-  original: { readonly v1: unknown; readonly v2: unknown; readonly hadV2: boolean } | null
   readonly installations: Installation[]
+  /** Dispatchers whose installation was restored, so a later restore can see past them. */
+  readonly restored: WeakMap<object, Installation>
 }
 
 /** Shared through the global symbol registry so the ESM and CommonJS builds (or two copies) agree. */
-const kRegistry = Symbol.for('staleguard.globalDispatcherRegistry.v1')
+const kRegistry = Symbol.for('staleguard.globalDispatcherRegistry.v2')
 const slots = globalThis as unknown as Record<symbol, unknown>
 
 function registry(): Registry {
   const existing = slots[kRegistry] as Registry | undefined
   if (existing) return existing
-  const created: Registry = { original: null, installations: [] }
+  const created: Registry = { installations: [], restored: new WeakMap() }
   Object.defineProperty(globalThis, kRegistry, { value: created, enumerable: false })
   return created
 }
@@ -57,10 +60,11 @@ export function installGlobalDispatcher(arg?: StaleguardOptions | Dispatcher): G
   const borrowed = isDispatcher(arg)
   const dispatcher = borrowed ? arg : createDispatcher(arg)
   const state = registry()
-  if (state.installations.length === 0) {
-    state.original = { v1: slots[SLOT_V1], v2: slots[SLOT_V2], hadV2: SLOT_V2 in globalThis }
+  const installation: Installation = {
+    dispatcher,
+    owned: !borrowed,
+    replaced: { v1: slots[SLOT_V1], v2: slots[SLOT_V2], hadV2: SLOT_V2 in globalThis },
   }
-  const installation: Installation = { dispatcher, owned: !borrowed }
   state.installations.push(installation)
   setGlobalDispatcher(dispatcher)
 
@@ -74,26 +78,34 @@ export function installGlobalDispatcher(arg?: StaleguardOptions | Dispatcher): G
   }
 }
 
+/**
+ * Puts back, slot by slot, what this installation replaced, but only in a slot that still holds its
+ * dispatcher (someone who installed after us keeps theirs). When what it replaced was another staleguard
+ * installation that has been restored since, that one's predecessor is used instead, and so on.
+ */
 async function restoreInstallation(state: Registry, installation: Installation): Promise<void> {
+  for (const [slot, key] of [[SLOT_V1, 'v1'], [SLOT_V2, 'v2']] as const) {
+    if (slots[slot] !== installation.dispatcher) continue
+    slots[slot] = predecessor(state, installation, key)
+  }
   const index = state.installations.indexOf(installation)
   if (index !== -1) state.installations.splice(index, 1)
-  const current = slots[SLOT_V1]
-  const oursIsInstalled = current === installation.dispatcher || slots[SLOT_V2] === installation.dispatcher
-  // Someone replaced the global dispatcher after us: theirs stays.
-  if (oursIsInstalled) {
-    const next = state.installations.at(-1)
-    if (next) {
-      setGlobalDispatcher(next.dispatcher)
-    } else if (state.original) {
-      slots[SLOT_V1] = state.original.v1
-      // An undici 8 (Node 26's fetch) loaded while we were installed found a dispatcher in `.2` and made
-      // none of its own: leave it a working one rather than a hole.
-      slots[SLOT_V2] = state.original.hadV2 ? state.original.v2 : state.original.v1
-    }
-  }
-  if (state.installations.length === 0) state.original = null
+  state.restored.set(installation.dispatcher, installation)
   if (installation.owned && !state.installations.some((i) => i.dispatcher === installation.dispatcher)) {
     await installation.dispatcher.close()
   }
 }
 
+function predecessor(state: Registry, installation: Installation, key: 'v1' | 'v2'): unknown {
+  let current = installation
+  for (let hops = 0; hops < 1_000; hops++) {
+    // A `.2` slot that did not exist before (Node 20–24, no undici 8 loaded): leave it a working dispatcher
+    // rather than a hole, since an undici 8 loaded meanwhile found ours there and made none of its own.
+    const value = key === 'v2' && !current.replaced.hadV2 ? current.replaced.v1 : current.replaced[key]
+    const stillInstalled = state.installations.some((i) => i.dispatcher === value)
+    const previous = typeof value === 'object' && value !== null && !stillInstalled ? state.restored.get(value) : undefined
+    if (previous === undefined) return value
+    current = previous
+  }
+  return current.replaced[key]
+}

@@ -34,6 +34,8 @@ export class OriginState {
   readonly options: ResolvedOriginOptions
   readonly counters: StaleguardCounters = emptyCounters()
   readonly sockets = new Set<TrackedSocket>()
+  /** Requests dispatched and not yet finished: an origin with any is never forgotten. */
+  inFlight = 0
   readonly budget: RetryBudget | null
   readonly #learner: IdleLimitLearner | null
   readonly connect: buildConnector.connector

@@ -9,14 +9,21 @@
  */
 export class RecordedBody {
   readonly #source: AsyncIterator<unknown> | Iterator<unknown>
-  readonly #chunks: unknown[] = []
+  #chunks: unknown[] = []
+  #recording = true
   #exhausted = false
-  #pulling: Promise<void> | null = null
+  #pulling: Promise<IteratorResult<unknown>> | null = null
   #released = false
+  #failure: unknown = undefined
 
   constructor(source: AsyncIterable<unknown> | Iterable<unknown>) {
     const asyncIterate = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator]
     this.#source = asyncIterate ? asyncIterate.call(source) : (source as Iterable<unknown>)[Symbol.iterator]()
+  }
+
+  /** The error the source itself threw, if any: then the body is gone and the failure is not the socket's. */
+  get failure(): unknown {
+    return this.#failure
   }
 
   /** A fresh iterable over the whole body, for one attempt. */
@@ -27,7 +34,11 @@ export class RecordedBody {
         if (this.#released) return { done: true, value: undefined }
         if (index < this.#chunks.length) return { done: false, value: this.#chunks[index++] }
         if (this.#exhausted) return { done: true, value: undefined }
-        this.#pulling ??= this.#pull()
+        if (!this.#recording) {
+          // Past the point of no replay: the one live attempt reads straight from the source.
+          return this.#read()
+        }
+        this.#pulling ??= this.#read().finally(() => (this.#pulling = null))
         await this.#pulling
       }
     }
@@ -39,25 +50,39 @@ export class RecordedBody {
     return { [Symbol.asyncIterator]: () => iterator }
   }
 
-  /** Drops the recorded chunks once no retry is possible any more (a response arrived, or we gave up). */
+  /**
+   * No retry is possible any more (response headers arrived), but the live attempt may still be sending:
+   * servers answer before reading the whole body. Stop keeping new chunks; the attempt reads on.
+   */
+  stopRecording(): void {
+    this.#recording = false
+  }
+
+  /** The request is over: drop the recorded chunks and let the producer (fetch's generator) finish. */
   release(): void {
     if (this.#released) return
     this.#released = true
-    this.#chunks.length = 0
+    this.#chunks = []
     if (!this.#exhausted) {
       this.#exhausted = true
-      // Let the producer (fetch's generator) finish and free its stream.
       Promise.resolve(this.#source.return?.()).catch(() => {})
     }
   }
 
-  async #pull(): Promise<void> {
+  async #read(): Promise<IteratorResult<unknown>> {
+    // Decided before waiting: a chunk asked for while recording is kept even if recording stops meanwhile,
+    // so the attempt waiting for it finds it among the recorded chunks.
+    const record = this.#recording
+    let result: IteratorResult<unknown>
     try {
-      const result = await this.#source.next()
-      if (result.done) this.#exhausted = true
-      else if (!this.#released) this.#chunks.push(result.value)
-    } finally {
-      this.#pulling = null
+      result = await this.#source.next()
+    } catch (error) {
+      this.#failure = error
+      this.#exhausted = true
+      throw error
     }
+    if (result.done) this.#exhausted = true
+    else if (record && !this.#released) this.#chunks.push(result.value)
+    return result
   }
 }

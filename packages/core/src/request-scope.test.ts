@@ -65,4 +65,21 @@ describe('RequestScope aborts at the dispatcher', () => {
     close()
     await scopes.close()
   })
+
+  it("keeps a call that outlives the response abortable by the caller's own signal", async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { res, close } = await incomingRequest()
+    const scope = scopes.open(res, { headers: {} })
+    const mine = new AbortController()
+    const outliving = scope.fetch(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 50))
+    res.end() // the response goes out while the call is still running
+    await new Promise((r) => setTimeout(r, 50))
+    mine.abort(new Error('stop'))
+    const error = await Promise.race([outliving, new Promise((r) => setTimeout(() => r('still running'), 2_000))])
+    expect(error).not.toBe('still running')
+    expect(causeNames(error)).toContain('Error')
+    close()
+    await scopes.close()
+  })
 })

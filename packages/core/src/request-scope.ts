@@ -155,9 +155,11 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   leave(call: AbortableCall): void {
     this.#inFlight.delete(call)
     const timer = this.#timers?.get(call)
-    if (timer === undefined) return
-    clearTimeout(timer)
-    this.#timers!.delete(call)
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      this.#timers!.delete(call)
+    }
+    if (this.#ended && this.#inFlight.size === 0) this.#unlinkCallerSignals()
   }
 
   /** The client of the incoming request went away: abort everything still in flight (never retried). */
@@ -168,10 +170,17 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     this.end()
   }
 
-  /** The incoming request is over: drop every listener this scope added (calls still running keep their timeout). */
+  /**
+   * The incoming request is over. The listeners this scope put on callers' signals go once its last call
+   * has finished too: a call may outlive the response (work after reply) and must stay abortable.
+   */
   end(): void {
     if (this.#ended) return
     this.#ended = true
+    if (this.#inFlight.size === 0) this.#unlinkCallerSignals()
+  }
+
+  #unlinkCallerSignals(): void {
     const cleanups = this.#cleanups
     this.#cleanups = null
     if (cleanups) for (const cleanup of cleanups) cleanup()
@@ -184,8 +193,8 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
    * caller's by a single listener per signal, removed when this request ends.
    */
   #signalFor(callerSignal: AbortSignal): AbortSignal {
-    // After the response went out nothing of this request remains to clean up: the caller's signal as is.
-    if (this.#ended) return callerSignal
+    // A call started after the response went out and its calls finished: the caller's signal as is.
+    if (this.#ended && this.#inFlight.size === 0) return callerSignal
     const controller = new AbortController()
     ;(this.#cleanups ??= []).push(linkAbort(callerSignal, controller))
     return controller.signal

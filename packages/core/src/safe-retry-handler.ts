@@ -19,6 +19,8 @@ export interface DispatchScope {
 
 /** What a handler needs from the dispatcher that owns it. */
 export interface RetryTarget {
+  /** Closing or destroyed: no new connection may be opened for a retry. */
+  readonly closed: boolean
   dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void
 }
 
@@ -49,6 +51,8 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
   #idleMs: number | null = null
   #bytesReadAtStart = 0
   #responseStarted = false
+  #requestSent = false
+  #finished = false
 
   constructor(target: RetryTarget, origin: OriginState, options: Dispatcher.DispatchOptions, downstream: CallbackHandler, scope: DispatchScope | undefined) {
     this.#target = target
@@ -111,17 +115,21 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
   }
 
   onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#downstream.onBodySent?.(chunkSize, totalBytesSent)
+    // A retry sends the body again; the caller's progress counts one upload.
+    if (this.#attempts === 1) this.#downstream.onBodySent?.(chunkSize, totalBytesSent)
   }
 
   onRequestSent(): void {
+    if (this.#requestSent) return
+    this.#requestSent = true
     this.#downstream.onRequestSent?.()
   }
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     if (!this.#responseStarted) {
       this.#responseStarted = true
-      this.#releaseBody()
+      // No replay from here on, but the upload may still be running: servers answer before reading it all.
+      this.#body?.stopRecording()
       if (this.#attempts > 1) this.#origin.counters.retriesSucceeded++
       if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
     }
@@ -134,16 +142,15 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
 
   onComplete(trailers: string[] | Buffer[] | null): void {
     this.#releaseSocket()
-    this.#scope?.leave(this)
+    this.#finish()
     this.#downstream.onComplete?.(trailers)
   }
 
   onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
     this.#responseStarted = true
-    this.#releaseBody()
     // The socket now belongs to the caller (WebSocket, CONNECT tunnel): never treat it as idle again.
     this.#socket = null
-    this.#scope?.leave(this)
+    this.#finish()
     this.#downstream.onUpgrade?.(statusCode, headers, socket)
   }
 
@@ -158,8 +165,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
       this.#retry(error)
       return
     }
-    this.#releaseBody()
-    this.#scope?.leave(this)
+    this.#finish()
     this.#origin.counters.failedRequests++
     const explanation = explain(facts)
     attachDiagnostics(error, { ...facts, explanation })
@@ -170,6 +176,8 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
 
   #decide(error: Error, failed: TrackedSocket | null): RetryDecision {
     if (this.#aborted) return 'aborted'
+    // The body's own source failed (a proxied upload whose client went away reports ECONNRESET too): not the socket.
+    if (this.#body !== null && this.#body.failure !== undefined) return 'body-failed'
     if (!hasStaleSocketShape(error)) return 'not-stale'
     if (!this.#reused || failed === null) return 'fresh-connection'
     // Partial headers count: `bytesRead` moving since the request was written means the server answered.
@@ -184,6 +192,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     if (this.#attempts > retry.maxRetries) return 'retries-exhausted'
     if (!this.#mayBeReplayed()) return 'not-idempotent'
     if (this.#bodyReplay === 'stream' || this.#bodyReplay === 'too-large') return 'body-not-replayable'
+    if (this.#target.closed) return 'dispatcher-closed'
     if (this.#origin.budget !== null && !this.#origin.budget.tryTakeRetry(now)) {
       this.#origin.counters.retriesDeniedByBudget++
       return 'budget-exhausted'
@@ -237,6 +246,15 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
     if (record === null) return
     this.#socket = null
     this.#origin.release(record, performance.now())
+  }
+
+  /** The request is over, for good: no attempt follows. (Once only: a caller's onComplete that throws comes back as onError.) */
+  #finish(): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#releaseBody()
+    this.#origin.inFlight--
+    this.#scope?.leave(this)
   }
 
   #releaseBody(): void {

@@ -36,6 +36,7 @@ export interface UpstreamOptions {
  * A local upstream that records every request it receives. Paths:
  * - `/slow?ms=N` answers after N ms;
  * - `/hang` never answers (the record's `closedEarly` turns true when the client goes away);
+ * - `/early` sends its headers before reading the request body, and ends once the body is in;
  * - `/mid-body` sends headers (with `x-lab-reset-mid-body: 1`, which the fault proxy acts on) and then a
  *   body slowly;
  * - anything else answers `{"ok":true,"n":<index>}` at once.
@@ -45,6 +46,8 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   const connectionIds = new WeakMap<Socket, number>()
   let connections = 0
   const server = http.createServer((req, res) => {
+    // `/early` answers before reading the request body, as servers that reject or stream early do.
+    if (req.url?.startsWith('/early')) res.writeHead(200, { 'content-type': 'text/plain' }).write('early ')
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
@@ -89,6 +92,11 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
 }
 
 function respond(url: URL, res: http.ServerResponse, n: number): void {
+  if (res.headersSent) {
+    // `/early…`: headers went out before the body was read; now that it is in, finish the answer.
+    res.end(`read ${n}`)
+    return
+  }
   switch (url.pathname) {
     case '/slow': {
       const timer = setTimeout(() => res.end(JSON.stringify({ ok: true, n })), Number(url.searchParams.get('ms') ?? 100))
