@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Upstream, startUpstream } from '@staleguard/lab'
+import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from './diagnostics.js'
 import { createRequestScopes } from './request-scopes.js'
@@ -81,5 +82,21 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(causeNames(error)).toContain('Error')
     close()
     await scopes.close()
+  })
+
+  it('scopes calls through a borrowed dispatcher that is not staleguard: headers, abort, never closed', async () => {
+    const agent = new Agent()
+    const scopes = createRequestScopes({ dispatcher: agent })
+    const { res, close } = await incomingRequest()
+    const scope = scopes.open(res, { headers: { 'x-request-id': 'borrowed-1' } })
+    await scope.fetch(`${upstream.origin}/borrowed`).then((r) => r.text())
+    expect(upstream.received.find((r) => r.path === '/borrowed')?.headers['x-request-id']).toBe('borrowed-1')
+    const hanging = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 50))
+    close()
+    expect(((await hanging) as Error).name).toBe('AbortError')
+    await scopes.close()
+    expect(agent.closed).toBe(false)
+    await agent.close()
   })
 })

@@ -4,8 +4,8 @@ import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { kDispatchInScope } from './dispatcher.js'
 import type { StaleguardLogger } from './events.js'
-import type { Duplex } from 'node:stream'
-import { type CallbackHandler, toCallbackHandler } from './handler-bridge.js'
+import { toCallbackHandler } from './handler-bridge.js'
+import { type AbortableCall, ScopedCall } from './scoped-call.js'
 import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from './request.js'
 import { StaleguardOptionError } from './options.js'
 import { withHeadersIfAbsent } from './request-headers.js'
@@ -223,72 +223,6 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       const signal = callerSignal ? this.#signalFor(callerSignal) : undefined
       return globalThis.fetch(input, { ...init, dispatcher, ...(signal === undefined ? {} : { signal }) } as RequestInit)
     }
-  }
-}
-
-/** A call the scope can abort: staleguard's own handler, or the wrapper for a borrowed dispatcher. */
-export interface AbortableCall {
-  abort(reason: Error): void
-}
-
-/** For a dispatcher that is not staleguard's: just enough of a handler to abort the call and know its end. */
-class ScopedCall implements CallbackHandler, AbortableCall {
-  readonly #handler: CallbackHandler
-  readonly #scope: RequestScope
-  #abortRequest: ((reason?: Error) => void) | null = null
-  #pending: Error | null = null
-
-  constructor(handler: CallbackHandler, scope: RequestScope) {
-    this.#handler = handler
-    this.#scope = scope
-    scope.enter(this)
-  }
-
-  abort(reason: Error): void {
-    if (this.#abortRequest) this.#abortRequest(reason)
-    else this.#pending = reason
-  }
-
-  onConnect(abort: (reason?: Error) => void, context?: object): void {
-    this.#abortRequest = abort
-    this.#handler.onConnect?.(abort, context)
-    if (this.#pending) abort(this.#pending)
-  }
-
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    return this.#handler.onHeaders?.(statusCode, headers, resume, statusText) ?? true
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.#handler.onData?.(chunk) ?? true
-  }
-
-  onComplete(trailers: string[] | Buffer[] | null): void {
-    this.#scope.leave(this)
-    this.#handler.onComplete?.(trailers)
-  }
-
-  onError(error: Error): void {
-    this.#scope.leave(this)
-    if (!this.#handler.onError) throw error
-    this.#handler.onError(error)
-  }
-
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
-    this.#scope.leave(this)
-    this.#handler.onUpgrade?.(statusCode, headers, socket)
-  }
-
-  onResponseStarted(): void {
-    this.#handler.onResponseStarted?.()
-  }
-
-  onBodySent(chunkSize: number, totalBytesSent: number): void {
-    this.#handler.onBodySent?.(chunkSize, totalBytesSent)
-  }
-
-  onRequestSent(): void {
-    this.#handler.onRequestSent?.()
   }
 }
 
