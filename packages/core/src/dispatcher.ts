@@ -207,6 +207,20 @@ export function isDispatcher(value: unknown): value is Dispatcher {
   return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
 }
 
+/** The dispatcher given, or a staleguard one built from the options given: the rule of every `create…(arg)`. */
+export function dispatcherFrom(arg: StaleguardOptions | Dispatcher | undefined): Dispatcher {
+  return isDispatcher(arg) ? arg : createDispatcher(arg)
+}
+
+/** A staleguard dispatcher (from any copy of this package), which can dispatch on behalf of a request scope. */
+export type ScopeAwareDispatcher = Dispatcher & {
+  [kDispatchInScope](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: DispatchScope | undefined): boolean
+}
+
+export function isScopeAware(dispatcher: Dispatcher): dispatcher is ScopeAwareDispatcher {
+  return typeof (dispatcher as Partial<ScopeAwareDispatcher>)[kDispatchInScope] === 'function'
+}
+
 /** Builds the staleguard dispatcher. Invalid options throw here, naming the option and its range. */
 export function createDispatcher(options?: StaleguardOptions): StaleguardDispatcher {
   return new StaleguardDispatcher(options)

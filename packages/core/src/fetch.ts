@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, isDispatcher } from './dispatcher.js'
+import { type StaleguardDispatcher, dispatcherFrom } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 /** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
@@ -14,11 +14,10 @@ export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeo
 export function createFetch(options?: StaleguardOptions): StaleguardFetch
 export function createFetch<D extends Dispatcher>(dispatcher: D): StaleguardFetch<D>
 export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFetch<Dispatcher> {
-  const dispatcher = isDispatcher(arg) ? arg : createDispatcher(arg)
-  return fetchThrough(dispatcher)
+  return fetchThrough(dispatcherFrom(arg))
 }
 
-/** Binds the global fetch to a dispatcher; shared with the request scope of the framework adapters. */
+/** Binds the global fetch to a dispatcher; the request scope builds its fetch on it too. */
 export function fetchThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardFetch<D> {
   // fetch never mutates init, so the common no-init call reuses one object.
   const plainInit = { dispatcher } as RequestInit

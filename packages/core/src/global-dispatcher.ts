@@ -1,5 +1,5 @@
 import { type Dispatcher, setGlobalDispatcher } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, isDispatcher } from './dispatcher.js'
+import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
@@ -58,7 +58,7 @@ export function installGlobalDispatcher(options?: StaleguardOptions): GlobalDisp
 export function installGlobalDispatcher<D extends Dispatcher>(dispatcher: D): GlobalDispatcherInstallation<D>
 export function installGlobalDispatcher(arg?: StaleguardOptions | Dispatcher): GlobalDispatcherInstallation<Dispatcher> {
   const borrowed = isDispatcher(arg)
-  const dispatcher = borrowed ? arg : createDispatcher(arg)
+  const dispatcher = dispatcherFrom(arg)
   const state = registry()
   const installation: Installation = {
     dispatcher,

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import { buildConnector } from 'undici'
 import { type StaleguardCounters, emptyCounters } from './counters.js'
-import { reportEviction, reportIdleLimit } from './events.js'
+import { type EvictEvent, reportEviction, reportIdleLimit } from './events.js'
 import { type IdleLimitChange, IdleLimitLearner } from './idle-limit.js'
 import type { ResolvedOriginOptions } from './options.js'
 import { RetryBudget } from './retry-budget.js'
@@ -86,15 +86,13 @@ export class OriginState {
   onStaleSocket(failed: TrackedSocket, idleMs: number, now: number): void {
     const change = this.#learner?.onStaleFailure(idleMs, now)
     const threshold = Math.min(idleMs / 2, this.idleLimitMs)
-    const evicted = this.#evictIdle(threshold, now, failed)
-    if (evicted > 0) reportEviction({ origin: this.key, sockets: evicted, minIdleMs: threshold, reason: 'stale-failure' })
+    this.#evictIdle(threshold, now, failed, 'stale-failure')
     if (change) this.#applyLimit(change, 'stale-failure', now)
   }
 
   #applyLimit(change: IdleLimitChange, reason: 'stale-failure' | 'successful-reuses', now: number): void {
     reportIdleLimit({ origin: this.key, previousMs: change.previousMs, limitMs: change.limitMs, reason })
-    const evicted = this.#evictIdle(change.limitMs, now, null)
-    if (evicted > 0) reportEviction({ origin: this.key, sockets: evicted, minIdleMs: change.limitMs, reason: 'idle-limit' })
+    this.#evictIdle(change.limitMs, now, null, 'idle-limit')
     const learned = this.#learner?.learnedMs
     for (const record of this.sockets) {
       if (record.busy || record.requests === 0) continue
@@ -103,23 +101,28 @@ export class OriginState {
     }
   }
 
-  #evictIdle(minIdleMs: number, now: number, except: TrackedSocket | null): number {
+  #evictIdle(minIdleMs: number, now: number, except: TrackedSocket | null, reason: EvictEvent['reason']): void {
     let evicted = 0
     for (const record of this.sockets) {
       // A socket that never carried a request was just opened for one that is about to be written.
       if (record === except || record.busy || record.requests === 0 || record.socket.destroyed) continue
       if (now - record.idleSince < minIdleMs) continue
-      this.#evict(record)
+      this.#destroy(record)
       evicted++
     }
-    return evicted
+    this.#reportEvicted(evicted, minIdleMs, reason)
   }
 
-  #evict(record: TrackedSocket): void {
-    this.counters.socketsEvicted++
+  #destroy(record: TrackedSocket): void {
     this.#disarmRetirement(record)
     // undici sees the close of an idle socket and simply connects anew for the next request.
     record.socket.destroy()
+  }
+
+  #reportEvicted(sockets: number, minIdleMs: number, reason: EvictEvent['reason']): void {
+    if (sockets === 0) return
+    this.counters.socketsEvicted += sockets
+    reportEviction({ origin: this.key, sockets, minIdleMs, reason })
   }
 
   #armRetirement(record: TrackedSocket, delayMs: number): void {
@@ -127,8 +130,8 @@ export class OriginState {
     record.retireTimer = setTimeout(() => {
       record.retireTimer = null
       if (record.busy || record.socket.destroyed) return
-      this.#evict(record)
-      reportEviction({ origin: this.key, sockets: 1, minIdleMs: this.idleLimitMs, reason: 'idle-limit' })
+      this.#destroy(record)
+      this.#reportEvicted(1, this.idleLimitMs, 'idle-limit')
     }, Math.max(0, delayMs))
     record.retireTimer.unref()
   }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
-import { kDispatchInScope } from './dispatcher.js'
+import { isScopeAware, kDispatchInScope } from './dispatcher.js'
+import { fetchThrough } from './fetch.js'
 import type { StaleguardLogger } from './events.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import { type AbortableCall, ScopedCall } from './scoped-call.js'
@@ -79,7 +80,7 @@ export interface StaleguardRequestScope {
 export class RequestScope implements DispatchScope, StaleguardRequestScope {
   readonly requestId: string
   readonly logger: StaleguardLogger | undefined
-  readonly #dispatcher: Dispatcher & { [kDispatchInScope]?: (o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler, s: DispatchScope) => boolean }
+  readonly #dispatcher: Dispatcher
   readonly #options: ResolvedScopeOptions
   readonly #propagated: readonly (readonly [string, string])[]
   /** Upstream calls in flight: aborted here, at the dispatcher, when the client goes away. */
@@ -129,7 +130,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     const scoped = this.#propagated.length === 0 ? options : { ...options, headers: withHeadersIfAbsent(options.headers as never, this.#propagated) as Dispatcher.DispatchOptions['headers'] }
     const target = this.#dispatcher
     // A staleguard dispatcher enters its calls into this scope itself; any other gets a thin wrapper.
-    if (target[kDispatchInScope]) return target[kDispatchInScope](scoped, handler, this)
+    if (isScopeAware(target)) return target[kDispatchInScope](scoped, handler, this)
     return target.dispatch(scoped, new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler)
   }
 
@@ -210,20 +211,14 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   }
 
   #createFetch(): typeof fetch {
-    const dispatcher = this.dispatcher
-    let plainInit: RequestInit | null = null
+    const scopedFetch = fetchThrough(this)
     return (input, init) => {
-      if (init?.dispatcher !== undefined) return globalThis.fetch(input, init)
-      const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined)
-      if (init === undefined && callerSignal === undefined) {
-        // The common call, fetch(url): one init object for the whole request (fetch never mutates it).
-        plainInit ??= { dispatcher } as RequestInit
-        return globalThis.fetch(input, plainInit)
-      }
-      const signal = callerSignal ? this.#signalFor(callerSignal) : undefined
-      return globalThis.fetch(input, { ...init, dispatcher, ...(signal === undefined ? {} : { signal }) } as RequestInit)
+      // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
+      const callerSignal = init?.dispatcher === undefined ? (init?.signal ?? (input instanceof Request ? input.signal : undefined)) : undefined
+      return scopedFetch(input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
     }
   }
+
 }
 
 const MAX_REQUEST_ID_LENGTH = 200

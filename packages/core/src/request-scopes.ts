@@ -1,4 +1,5 @@
-import type { Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { createDispatcher, type StaleguardDispatcher, type StaleguardStats } from './dispatcher.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from './global-dispatcher.js'
@@ -28,6 +29,7 @@ export class RequestScopes {
   readonly #scopeOptions: ResolvedScopeOptions
   readonly #serverTimeouts: ServerTimeouts | null
   readonly #tunedServers = new WeakSet<Server>()
+  #lastTuned: Server | null = null
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
   #closing: Promise<void> | null = null
 
@@ -78,10 +80,18 @@ export class RequestScopes {
 
   /** Applies the server options (`server`, `behind`) to a server, once per server. */
   tuneServer(server: Server | null | undefined): void {
-    if (!server || this.#serverTimeouts === null || this.#tunedServers.has(server)) return
+    // Called on every request by Express and Koa: the server of the last request answers almost always.
+    if (!server || server === this.#lastTuned || this.#serverTimeouts === null) return
+    this.#lastTuned = server
+    if (this.#tunedServers.has(server)) return
     this.#tunedServers.add(server)
     server.keepAliveTimeout = this.#serverTimeouts.keepAliveTimeout
     server.headersTimeout = this.#serverTimeouts.headersTimeout
+  }
+
+  /** Tunes the server that accepted this incoming request (Express and Koa meet their server this way). */
+  tuneServerOf(request: IncomingMessage): void {
+    this.tuneServer((request.socket as Socket & { server?: Server }).server)
   }
 
   /** Gives back the global dispatcher it installed and closes the dispatcher it built; a borrowed one is left alone. */

@@ -1,5 +1,5 @@
 import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, isDispatcher, kDispatchInScope } from './dispatcher.js'
+import { type StaleguardDispatcher, createDispatcher, dispatcherFrom, isScopeAware } from './dispatcher.js'
 import type { StaleguardOptions } from './options.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
@@ -18,8 +18,7 @@ export type StaleguardRequest<D extends Dispatcher = StaleguardDispatcher> = (<T
 export function createRequest(options?: StaleguardOptions): StaleguardRequest
 export function createRequest<D extends Dispatcher>(dispatcher: D): StaleguardRequest<D>
 export function createRequest(arg?: StaleguardOptions | Dispatcher): StaleguardRequest<Dispatcher> {
-  const dispatcher = isDispatcher(arg) ? arg : createDispatcher(arg)
-  return requestThrough(dispatcher)
+  return requestThrough(dispatcherFrom(arg))
 }
 
 export function requestThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardRequest<D> {
@@ -38,8 +37,8 @@ let fallback: StaleguardDispatcher | null = null
  */
 export function request<TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque> & { dispatcher?: Dispatcher }): Promise<Dispatcher.ResponseData<TOpaque>> {
   if (options?.dispatcher) return undiciRequest<TOpaque>(url, options)
-  const global = getGlobalDispatcher() as Dispatcher & { [kDispatchInScope]?: unknown }
-  const dispatcher = global[kDispatchInScope] ? global : (fallback ??= createDispatcher())
+  const global = getGlobalDispatcher()
+  const dispatcher = isScopeAware(global) ? global : (fallback ??= createDispatcher())
   return undiciRequest<TOpaque>(url, { ...options, dispatcher })
 }
 

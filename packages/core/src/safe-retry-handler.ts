@@ -5,16 +5,14 @@ import type { CallbackHandler } from './handler-bridge.js'
 import type { OriginState, TrackedSocket } from './origin-state.js'
 import { RecordedBody } from './replayable-body.js'
 import { type BodyReplay, classifyBody, hasIdempotencyKey } from './request-safety.js'
+import type { CallScope } from './scoped-call.js'
 import { type SocketAwaiter, awaitSocket, stopAwaitingSocket } from './socket-pairing.js'
 import { hasStaleSocketShape } from './stale-errors.js'
 
-/** The incoming request an upstream call is made for, when a framework adapter knows it. */
-export interface DispatchScope {
+/** The incoming request an upstream call is made for, when a framework adapter knows it; calls enter and leave it. */
+export interface DispatchScope extends CallScope {
   readonly requestId: string | undefined
   readonly logger: StaleguardLogger | undefined
-  /** The call starts: the scope may abort it (client disconnect, timeout) until it leaves. */
-  enter(call: { abort(reason: Error): void }): void
-  leave(call: { abort(reason: Error): void }): void
 }
 
 /** What a handler needs from the dispatcher that owns it. */
@@ -203,8 +201,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
   #mayBeReplayed(): boolean {
     const retry = this.#origin.options.retry
     if (retry === null) return false
-    const method = (this.#options.method ?? 'GET').toUpperCase()
-    return retry.methods.has(method) || hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
+    return retry.methods.has(this.#method()) || hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
   }
 
   #retry(error: Error): void {

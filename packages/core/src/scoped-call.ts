@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { CallbackHandler } from './handler-bridge.js'
 
-/** Where calls check in and out: the request scope. */
+/** Where calls check in and out: the request scope, which may abort them (disconnect, timeout) meanwhile. */
 export interface CallScope {
   enter(call: AbortableCall): void
   leave(call: AbortableCall): void

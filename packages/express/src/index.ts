@@ -1,6 +1,14 @@
 import { IncomingMessage, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import {
+  type RequestScopes,
+  type RequestScopesOptions,
+  type StaleguardRequestScope,
+  type StaleguardStats,
+  bindRequestScopes,
+  createRequestScopes,
+  defineScopeAccessors,
+  hasScopeAccessors,
+} from '@staleguard/core'
 import type { NextFunction, Request, Response } from 'express'
 
 export type ExpressStaleguardOptions = RequestScopesOptions
@@ -25,65 +33,33 @@ export interface StaleguardMiddleware {
   close(): Promise<void>
 }
 
-// Registered symbols: the ESM and CommonJS builds (or two installed copies) share the getters below.
-const kScopes = Symbol.for('staleguard.express.scopes')
-const kScope = Symbol.for('staleguard.express.scope')
-
-interface ScopedRequest extends Request {
-  [kScopes]?: RequestScopes
-  [kScope]?: RequestScope
-}
-
-/** What request-id and logging middleware (pino-http) put on the request, if any. */
-interface DecoratedRequest {
-  readonly id?: unknown
-  readonly log?: unknown
-}
-
-function scopeOf(req: ScopedRequest): RequestScope {
-  if (req[kScope] === undefined) {
-    const { id, log } = req as DecoratedRequest
-    req[kScope] = (req[kScopes] as RequestScopes).open(req.res as ServerResponse, {
-      defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined,
-      headers: req.headers,
-      logger: log as never,
-    })
+/** What Express and request-id/logging middleware (pino-http: `req.id`, `req.log`) put on a request. */
+function describeRequest(req: Request & { readonly id?: unknown; readonly log?: unknown }) {
+  const { id, log } = req
+  return {
+    response: req.res as ServerResponse,
+    incoming: { defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined, headers: req.headers, logger: log as never },
   }
-  return req[kScope]
 }
-
-const kGettersInstalled = Symbol.for('staleguard.express.getters')
 
 /**
- * `req.fetch` and `req.staleguard` are getters on the request prototype every Express app shares (the one
- * just above `http.IncomingMessage.prototype`), installed once. Defining them on each request instead
- * turns the request object into a slow dictionary for everything Express does with it afterwards, and a
- * per-app prototype would miss mounted sub-apps, which swap in their own.
+ * The getters go on the request prototype every Express app shares (the one just above
+ * `http.IncomingMessage.prototype`): defining them on each request makes it a slow dictionary for
+ * everything Express does with it afterwards, and a per-app prototype would miss mounted sub-apps.
  */
-function installGetters(req: Request): void {
-  let proto: object | null = Object.getPrototypeOf(req) as object | null
+function sharedRequestPrototype(req: Request): object {
+  let proto = Object.getPrototypeOf(req) as object | null
   while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) proto = Object.getPrototypeOf(proto) as object | null
-  const target = proto ?? Object.getPrototypeOf(req)
-  if (Object.hasOwn(target, kGettersInstalled)) return
-  Object.defineProperties(target, {
-    [kGettersInstalled]: { value: true },
-    fetch: { configurable: true, enumerable: false, get(this: ScopedRequest) { return this[kScopes] === undefined ? undefined : scopeOf(this).fetch } },
-    staleguard: { configurable: true, enumerable: false, get(this: ScopedRequest) { return this[kScopes] === undefined ? undefined : scopeOf(this) } },
-  })
+  return proto ?? (Object.getPrototypeOf(req) as object)
 }
 
 /** `app.use(staleguard(options))`: `req.fetch` in every later handler. */
 export function staleguard(options?: ExpressStaleguardOptions): StaleguardMiddleware {
   const scopes = createRequestScopes(options)
-  let tunedServer: unknown = null
   const middleware = (req: Request, _res: Response, next: NextFunction): void => {
-    const server = (req.socket as Socket & { server?: import('node:http').Server }).server
-    if (server !== tunedServer) {
-      tunedServer = server
-      scopes.tuneServer(server)
-    }
-    if (!(kGettersInstalled in req)) installGetters(req)
-    ;(req as ScopedRequest)[kScopes] = scopes
+    scopes.tuneServerOf(req)
+    if (!hasScopeAccessors(req)) defineScopeAccessors(sharedRequestPrototype(req), describeRequest)
+    bindRequestScopes(req, scopes)
     next()
   }
   return Object.assign(middleware, {

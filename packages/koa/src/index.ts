@@ -1,6 +1,12 @@
-import type { Server } from 'node:http'
-import type { Socket } from 'node:net'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import {
+  type RequestScopes,
+  type RequestScopesOptions,
+  type StaleguardRequestScope,
+  type StaleguardStats,
+  bindRequestScopes,
+  createRequestScopes,
+  defineScopeAccessors,
+} from '@staleguard/core'
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa'
 
 export type KoaStaleguardOptions = RequestScopesOptions
@@ -22,39 +28,20 @@ export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext>
   close(): Promise<void>
 }
 
-const kScopes = Symbol.for('staleguard.koa.scopes')
-const kScope = Symbol('staleguard.scope')
-
-interface ScopedContext extends ParameterizedContext {
-  [kScopes]?: RequestScopes
-  [kScope]?: RequestScope
-  log?: unknown
-}
-
-function scopeOf(ctx: ScopedContext): RequestScope {
-  const scopes = ctx[kScopes]
-  if (scopes === undefined) throw new Error('staleguard: ctx.fetch and ctx.staleguard exist in middleware after app.use(staleguard())')
-  ctx[kScope] ??= scopes.open(ctx.res, { headers: ctx.headers, logger: ctx.log as never })
-  return ctx[kScope]
-}
-
-/** Contexts are created from `app.context` per request, so getters there serve every request of the app. */
-function ensureScopeGetters(prototype: object): void {
-  if (Object.hasOwn(prototype, 'staleguard')) return
-  Object.defineProperties(prototype, {
-    fetch: { configurable: true, enumerable: false, get(this: ScopedContext) { return scopeOf(this).fetch } },
-    staleguard: { configurable: true, enumerable: false, get(this: ScopedContext) { return scopeOf(this) } },
-  })
+/** What a scope needs from a context; `ctx.log` is where koa-pino-logger puts its logger. */
+function describeContext(ctx: ParameterizedContext & { readonly log?: unknown }) {
+  return { response: ctx.res, incoming: { headers: ctx.headers, logger: ctx.log as never } }
 }
 
 /** `app.use(staleguard(options))`: `ctx.fetch` in every later middleware. */
 export function staleguard<State = DefaultState, Context = DefaultContext>(options?: KoaStaleguardOptions): StaleguardMiddleware<State, Context> {
   const scopes = createRequestScopes(options)
   const middleware: Middleware<State, Context> = (ctx, next) => {
-    const context = ctx as unknown as ScopedContext
-    scopes.tuneServer((context.req.socket as Socket & { server?: Server }).server)
-    ensureScopeGetters(context.app.context)
-    context[kScopes] = scopes
+    const context = ctx as unknown as ParameterizedContext
+    scopes.tuneServerOf(context.req)
+    // Contexts are made from `app.context` per request, so getters there serve every request of the app.
+    defineScopeAccessors(context.app.context, describeContext)
+    bindRequestScopes(context, scopes)
     return next()
   }
   return Object.assign(middleware, {
