@@ -1,7 +1,6 @@
 /**
  * One benchmark app in its own process: `<framework> <variant> <upstream origin>`; prints its port.
- * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch), `fast-path`
- * (request.staleguard.request …) and `bare` (the same route with fetch and an equivalent undici Agent).
+ * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch) and `bare` (the same route with fetch and an equivalent undici Agent).
  */
 import { once } from 'node:events'
 import type { Server } from 'node:http'
@@ -15,7 +14,7 @@ import Fastify from 'fastify'
 import Koa from 'koa'
 import { Agent } from 'undici'
 
-const [framework, variant, upstream] = process.argv.slice(2) as ['fastify' | 'express' | 'koa', 'staleguard' | 'fast-path' | 'bare', string]
+const [framework, variant, upstream] = process.argv.slice(2) as ['fastify' | 'express' | 'koa', 'staleguard' | 'bare', string]
 const url = `${upstream}/items`
 /** Adapter options for experiments, e.g. STALEGUARD_OPTIONS='{"installGlobal":false}'. */
 const adapterOptions = JSON.parse(process.env.STALEGUARD_OPTIONS ?? '{}') as Record<string, unknown>
@@ -25,7 +24,6 @@ const bareFetch = (): Promise<string> => fetch(url, { dispatcher: agent } as unk
 /** The route's work, given the framework's request scope (absent for the bare variant). */
 function callUpstream(scope: StaleguardRequestScope | undefined): Promise<string> {
   if (variant === 'bare' || scope === undefined) return bareFetch()
-  if (variant === 'fast-path') return scope.request(url).then((r) => r.body.text())
   return scope.fetch(url).then((r) => r.text())
 }
 
