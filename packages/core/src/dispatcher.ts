@@ -1,10 +1,10 @@
-import { Agent, Client, Dispatcher, Pool } from 'undici'
+import { Agent, Dispatcher, Pool } from 'undici'
 import { type StaleguardCounters, addCounters, emptyCounters } from './counters.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from './options.js'
 import { OriginState } from './origin-state.js'
 import { type DispatchScope, type RetryTarget, SafeRetryHandler } from './safe-retry-handler.js'
-import { subscribeToSocketPairing } from './socket-pairing.js'
+import { PairingClient, createPairingClient } from './socket-pairing.js'
 
 export interface OriginStats extends StaleguardCounters {
   readonly origin: string
@@ -35,7 +35,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
   readonly #agent: Agent
   readonly #origins = new Map<string, OriginState>()
   readonly #originKeys = new Map<string, string>()
-  readonly #newConnectionClients = new Set<Client>()
+  readonly #newConnectionClients = new Set<PairingClient>()
   readonly #forgotten: StaleguardCounters = emptyCounters()
   #closed = false
   #lastOriginText: string | null = null
@@ -45,7 +45,6 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     super()
     validateOptions(options)
     this.#options = options
-    subscribeToSocketPairing()
     this.#agent = new Agent({
       factory: (origin, agentOptions) => this.#createPool(origin, agentOptions),
     })
@@ -77,7 +76,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
    * been idle as long as the one that just died.
    */
   dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void {
-    const client = new Client(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
+    const client = new PairingClient(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
     this.#newConnectionClients.add(client)
     client.dispatch(options, handler as Dispatcher.DispatchHandler)
     // Close once that one request is done; the socket is not kept.
@@ -140,7 +139,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     const state = this.#originFor(origin)
     if (state === undefined) return new Pool(origin, agentOptions)
     const connections = state.options.connections
-    return new Pool(origin, { ...agentOptions, ...this.#undiciOptions(state), connections, connect: state.connect })
+    return new Pool(origin, { ...agentOptions, ...this.#undiciOptions(state), connections, connect: state.connect, factory: createPairingClient })
   }
 
   #undiciOptions(state: OriginState): Pool.Options {

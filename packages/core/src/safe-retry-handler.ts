@@ -6,7 +6,7 @@ import type { OriginState, TrackedSocket } from './origin-state.js'
 import { RecordedBody } from './replayable-body.js'
 import { type BodyReplay, classifyBody, hasIdempotencyKey } from './request-safety.js'
 import type { CallScope } from './scoped-call.js'
-import { type SocketAwaiter, awaitSocket, stopAwaitingSocket } from './socket-pairing.js'
+import { type PairingClient, type PairsWithClient, kPairWithClient } from './socket-pairing.js'
 import { hasStaleSocketShape } from './stale-errors.js'
 
 /** The incoming request an upstream call is made for, when a framework adapter knows it; calls enter and leave it. */
@@ -28,7 +28,7 @@ export interface RetryTarget {
  * byte, re-sends it on a new connection if (and only if) that is safe. The caller sees one request: one
  * `onConnect`, the response of the attempt that succeeded, or the final error with diagnostics attached.
  */
-export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
+export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   readonly #target: RetryTarget
   readonly #origin: OriginState
   readonly #downstream: CallbackHandler
@@ -40,6 +40,8 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
   readonly firstAttemptOptions: Dispatcher.DispatchOptions
 
   #attempts = 1
+  /** The Client the current attempt was handed to: its socket carries the attempt. */
+  #client: PairingClient | null = null
   #abortAttempt: ((reason?: Error) => void) | null = null
   #aborted = false
   #abortReason: Error | undefined
@@ -93,11 +95,17 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
       this.#downstream.onConnect?.(this.#abort, context)
       if (this.#aborted) return
     }
-    // Must be the last thing before undici writes the headers: it pairs this attempt with its socket.
-    awaitSocket(this)
+    // undici writes the request right after this, on the socket its Client holds now.
+    const record = this.#client?.socket
+    this.#client = null
+    if (record != null) this.#onSocket(record)
   }
 
-  onSocket(record: TrackedSocket): void {
+  [kPairWithClient](client: PairingClient): void {
+    this.#client = client
+  }
+
+  #onSocket(record: TrackedSocket): void {
     const now = performance.now()
     this.#socket = record
     this.#reused = record.requests > 0
@@ -153,7 +161,7 @@ export class SafeRetryHandler implements CallbackHandler, SocketAwaiter {
   }
 
   onError(error: Error): void {
-    stopAwaitingSocket(this)
+    this.#client = null
     const failed = this.#socket
     this.#releaseSocket()
     const decision = this.#decide(error, failed)

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
 
 /**
- * The canary for the undici internal staleguard leans on: each dispatch must be paired with the socket that
- * carried it (see socket-pairing.ts). Reuse as staleguard counts it must equal reuse as the upstream sees
- * it, connection by connection, for the built-in fetch, the npm undici fetch and undici.request.
+ * The canary for the undici behaviour staleguard leans on: a Client calls `onConnect` right before it writes
+ * the request on the socket it holds (see socket-pairing.ts), so each dispatch is paired with the socket that
+ * carried it. Reuse as staleguard counts it must equal reuse as the upstream sees it, connection by
+ * connection, for the built-in fetch, the npm undici fetch and undici.request.
  */
 describe('socket pairing', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>

@@ -1,49 +1,56 @@
-import diagnosticsChannel from 'node:diagnostics_channel'
+import { Client, type Dispatcher, type buildConnector } from 'undici'
 import type { TrackedSocket } from './origin-state.js'
 
 /**
- * undici does not tell a handler which socket carried its request. It does call the handler's start
- * callback (`onConnect`) synchronously right before it publishes `undici:client:sendHeaders` with the
- * socket, so a handler that says "I am starting" in `onConnect` can be paired with the socket here.
- * This leans on undici internals; `socket-pairing.test.ts` fails if an upgrade breaks it.
- *
- * Channels are process-wide: other undici copies publish here too. Only sockets opened by a staleguard
- * connector are known to `tracked`, so foreign sockets never pair with our handlers.
+ * undici does not tell a handler which socket carried its request. What it does, with one request at a time
+ * per connection: a pool hands each request to one of its Clients, and that Client writes it on its one
+ * socket, calling the handler's start callback (`onConnect`) synchronously right before. So every Client
+ * staleguard creates is a PairingClient: it knows the socket its connector opened last, and introduces itself
+ * to each handler it is given; in `onConnect` the handler reads the Client's socket. Public undici API only
+ * (a Pool's `factory`, a Client's `connect`); `socket-pairing.test.ts` checks the pairing against what the
+ * upstream saw. (It replaces a subscription to `undici:client:sendHeaders`, which made every undici request
+ * in the process publish a message, about 3 % of a route's CPU.)
  */
-export interface SocketAwaiter {
-  onSocket(socket: TrackedSocket): void
+export const kPairWithClient = Symbol('staleguard.pairWithClient')
+
+/** A handler that wants to know the Client its request was handed to. */
+export interface PairsWithClient {
+  [kPairWithClient](client: PairingClient): void
 }
 
 const tracked = new WeakMap<object, TrackedSocket>()
-let awaiting: SocketAwaiter | null = null
-let subscribed = false
 
+/** Called by the origin's connector for each socket it opens. */
 export function trackSocket(record: TrackedSocket): void {
   tracked.set(record.socket, record)
 }
 
-/** Call from the handler's `onConnect`: the next staleguard socket to send headers is this handler's. */
-export function awaitSocket(awaiter: SocketAwaiter): void {
-  awaiting = awaiter
+export class PairingClient extends Client {
+  /** The socket this Client writes on now (it holds one at a time, and replaces it after a close). */
+  socket: TrackedSocket | null = null
+
+  constructor(origin: string | URL, options: Client.Options & { connect: buildConnector.connector }) {
+    const { connect } = options
+    let self: PairingClient | null = null
+    super(origin, {
+      ...options,
+      connect: (connectOptions, callback) => {
+        connect(connectOptions, (...result) => {
+          if (result[0] === null && self !== null) self.socket = tracked.get(result[1]) ?? null
+          callback(...result)
+        })
+      },
+    })
+    self = this
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    ;(handler as Partial<PairsWithClient>)[kPairWithClient]?.(this)
+    return super.dispatch(options, handler)
+  }
 }
 
-/** Call when a handler ends, so a start that never reached the wire cannot pair with a later request. */
-export function stopAwaitingSocket(awaiter: SocketAwaiter): void {
-  if (awaiting === awaiter) awaiting = null
-}
-
-export function subscribeToSocketPairing(): void {
-  if (subscribed) return
-  subscribed = true
-  diagnosticsChannel.subscribe('undici:client:sendHeaders', onSendHeaders)
-}
-
-function onSendHeaders(message: unknown): void {
-  const awaiter = awaiting
-  if (awaiter === null) return
-  const socket = (message as { socket?: object }).socket
-  const record = socket === undefined ? undefined : tracked.get(socket)
-  if (record === undefined) return
-  awaiting = null
-  awaiter.onSocket(record)
+/** The Pool `factory` that makes every connection of a pool a PairingClient. */
+export function createPairingClient(origin: string | URL, options: object): Dispatcher {
+  return new PairingClient(origin, options as Client.Options & { connect: buildConnector.connector })
 }
