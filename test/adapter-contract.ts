@@ -107,6 +107,7 @@ export function defineAdapterContract(framework: Framework): void {
           headers: { 'x-request-id': 'req-abc-123', traceparent, tracestate: 'vendor=1', cookie: 'session=secret', authorization: 'Bearer secret' },
         }).response
         await rawRequest(app.origin, target('without-id')).response
+        await rawRequest(app.origin, target('without-id-2')).response
         await rawRequest(app.origin, `/proxy-request?url=${encodeURIComponent(`${upstream.origin}/headers/fast-path`)}`, { headers: { 'x-request-id': 'req-fast-1', cookie: 'session=secret' } }).response
         const fastPath = upstream.received.find((r) => r.path === '/headers/fast-path')!
         expect(fastPath.headers['x-request-id']).toBe('req-fast-1')
@@ -118,7 +119,11 @@ export function defineAdapterContract(framework: Framework): void {
         expect(withId.headers.cookie).toBeUndefined()
         expect(withId.headers.authorization).toBeUndefined()
         const withoutId = upstream.received.find((r) => r.path === '/headers/without-id')!
+        const withoutId2 = upstream.received.find((r) => r.path === '/headers/without-id-2')!
         expect(withoutId.headers['x-request-id']).toMatch(/\S+/)
+        expect(withoutId2.headers['x-request-id']).not.toBe(withoutId.headers['x-request-id'])
+        // Fastify names every request itself; Express and Koa requests without an id get a new UUID.
+        if (framework !== 'fastify') expect(withoutId.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
       } finally {
         await app.close()
       }

@@ -14,19 +14,17 @@ export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeo
 export function createFetch(options?: StaleguardOptions): StaleguardFetch
 export function createFetch<D extends Dispatcher>(dispatcher: D): StaleguardFetch<D>
 export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFetch<Dispatcher> {
-  return fetchThrough(dispatcherFrom(arg))
-}
-
-/** Binds the global fetch to a dispatcher; the request scope builds its fetch on it too. */
-export function fetchThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardFetch<D> {
+  const dispatcher: object = dispatcherFrom(arg)
   // fetch never mutates init, so the common no-init call reuses one object.
   const plainInit = { dispatcher } as RequestInit
-  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    if (init === undefined) return globalThis.fetch(input, plainInit)
-    if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
-    return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)
-  }
+  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    init === undefined ? globalThis.fetch(input, plainInit) : fetchWithDispatcher(input, init, dispatcher)
   Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
-  return staleguardFetch as StaleguardFetch<D>
+  return staleguardFetch as unknown as StaleguardFetch<Dispatcher>
 }
 
+/** The global fetch through `dispatcher`, unless the caller's `init` names its own (the rule of every staleguard fetch). */
+export function fetchWithDispatcher(input: string | URL | Request, init: RequestInit, dispatcher: object): Promise<Response> {
+  if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
+  return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)
+}

@@ -84,6 +84,43 @@ describe('RequestScope aborts at the dispatcher', () => {
     await scopes.close()
   })
 
+  it('aborts every call in flight when the client goes away, however many run side by side', async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { res, close } = await incomingRequest()
+    const scope = scopes.open(res, { headers: {} })
+    expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
+    const hanging = [scope.fetch(`${upstream.origin}/hang`), scope.request(`${upstream.origin}/hang`), scope.fetch(`${upstream.origin}/hang`)].map((p) => p.catch((e: unknown) => e))
+    await new Promise((r) => setTimeout(r, 100))
+    close()
+    const errors = await Promise.all(hanging)
+    expect(errors.map((e) => causeNames(e).includes('AbortError'))).toEqual([true, true, true])
+    await scopes.close()
+  })
+
+  it('names a request by the framework id, else the incoming header, else the default id, else a new UUID, and looks its logger up only to log', async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { res, close } = await incomingRequest()
+    const header = { 'x-request-id': 'from-header' }
+    expect(scopes.open(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
+    expect(scopes.open(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
+    expect(scopes.open(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
+    const fresh = [scopes.open(res, { headers: {} }).requestId, scopes.open(res, { headers: {} }).requestId]
+    for (const id of fresh) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(fresh[0]).not.toBe(fresh[1])
+
+    let lookups = 0
+    const logger = { info: () => {}, warn: () => {} }
+    const scope = scopes.open(res, { headers: {}, get logger() { lookups++; return logger } })
+    expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
+    expect(lookups).toBe(0)
+    expect(scope.logger).toBe(logger)
+    expect(scope.logger).toBe(logger)
+    expect(lookups).toBe(1)
+    res.end()
+    close()
+    await scopes.close()
+  })
+
   it('scopes calls through a borrowed dispatcher that is not staleguard: headers, abort, never closed', async () => {
     const agent = new Agent()
     const scopes = createRequestScopes({ dispatcher: agent })

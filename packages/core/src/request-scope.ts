@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { isScopeAware, kDispatchInScope } from './dispatcher.js'
-import { fetchThrough } from './fetch.js'
+import { fetchWithDispatcher } from './fetch.js'
 import type { StaleguardLogger } from './events.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import { type AbortableCall, ScopedCall } from './scoped-call.js'
@@ -21,7 +21,10 @@ export interface RequestScopeOptions {
   timeout?: number
 }
 
-/** What an adapter knows about the incoming request. */
+/**
+ * What an adapter knows about the incoming request. Read when needed: `logger` only when there is something
+ * to log, `defaultRequestId` only when nothing else names the request (adapters may back them with getters).
+ */
 export interface IncomingRequest {
   /** The id the framework assigned and logs under (Fastify `request.id`): sent upstream as is. */
   readonly requestId?: string | number | undefined
@@ -79,12 +82,18 @@ export interface StaleguardRequestScope {
  */
 export class RequestScope implements DispatchScope, StaleguardRequestScope {
   readonly requestId: string
-  readonly logger: StaleguardLogger | undefined
+  readonly #incoming: IncomingRequest
+  /** The logger, once looked up (null: none); until then undefined. */
+  #logger: StaleguardLogger | null | undefined = undefined
   readonly #dispatcher: Dispatcher
   readonly #options: ResolvedScopeOptions
   readonly #propagated: readonly (readonly [string, string])[]
-  /** Upstream calls in flight: aborted here, at the dispatcher, when the client goes away. */
-  readonly #inFlight = new Set<AbortableCall>()
+  /**
+   * Upstream calls in flight, aborted here, at the dispatcher, when the client goes away. Most requests
+   * make one call at a time: it takes the slot, and a Set exists only for calls made side by side.
+   */
+  #call: AbortableCall | null = null
+  #moreCalls: Set<AbortableCall> | null = null
   /** Per-call timeout timers, only when the `timeout` option is set. */
   #timers: Map<AbortableCall, NodeJS.Timeout> | null = null
   /** Listener removals to run when the incoming request ends, only once a caller passed its own signal. */
@@ -97,8 +106,8 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   constructor(dispatcher: Dispatcher, options: ResolvedScopeOptions, incoming: IncomingRequest) {
     this.#dispatcher = dispatcher
     this.#options = options
+    this.#incoming = incoming
     this.requestId = requestIdOf(incoming, options.requestIdHeader)
-    this.logger = isLogger(incoming.logger) ? incoming.logger : undefined
     const propagated: [string, string][] = []
     if (options.requestIdHeader !== null) propagated.push([options.requestIdHeader, this.requestId])
     for (const name of options.traceHeaders) {
@@ -106,6 +115,15 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       if (typeof value === 'string') propagated.push([name, value])
     }
     this.#propagated = propagated
+  }
+
+  /** The framework's request logger, looked up on first use: most requests never log anything. */
+  get logger(): StaleguardLogger | undefined {
+    if (this.#logger === undefined) {
+      const logger = this.#incoming.logger
+      this.#logger = isLogger(logger) ? logger : null
+    }
+    return this.#logger ?? undefined
   }
 
   /** The global fetch, scoped to this request. */
@@ -144,7 +162,8 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       call.abort(this.#abortReason)
       return
     }
-    this.#inFlight.add(call)
+    if (this.#call === null) this.#call = call
+    else (this.#moreCalls ??= new Set()).add(call)
     const timeout = this.#options.timeout
     if (timeout !== null) {
       const timer = setTimeout(() => call.abort(new DOMException(`staleguard: upstream call exceeded timeout of ${timeout} ms`, 'TimeoutError')), timeout)
@@ -154,20 +173,27 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   }
 
   leave(call: AbortableCall): void {
-    this.#inFlight.delete(call)
+    if (this.#call === call) this.#call = null
+    else this.#moreCalls?.delete(call)
     const timer = this.#timers?.get(call)
     if (timer !== undefined) {
       clearTimeout(timer)
       this.#timers!.delete(call)
     }
-    if (this.#ended && this.#inFlight.size === 0) this.#unlinkCallerSignals()
+    if (this.#ended && this.#idle()) this.#unlinkCallerSignals()
+  }
+
+  #idle(): boolean {
+    return this.#call === null && (this.#moreCalls === null || this.#moreCalls.size === 0)
   }
 
   /** The client of the incoming request went away: abort everything still in flight (never retried). */
   abort(reason: Error = new DOMException('staleguard: the incoming request was closed by its client', 'AbortError')): void {
     if (this.#abortReason !== undefined || this.#ended) return
     this.#abortReason = reason
-    for (const call of [...this.#inFlight]) call.abort(reason)
+    const calls = [...(this.#moreCalls ?? [])]
+    if (this.#call !== null) calls.push(this.#call)
+    for (const call of calls) call.abort(reason)
     this.end()
   }
 
@@ -178,7 +204,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   end(): void {
     if (this.#ended) return
     this.#ended = true
-    if (this.#inFlight.size === 0) this.#unlinkCallerSignals()
+    if (this.#idle()) this.#unlinkCallerSignals()
   }
 
   #unlinkCallerSignals(): void {
@@ -195,7 +221,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
    */
   #signalFor(callerSignal: AbortSignal): AbortSignal {
     // A call started after the response went out and its calls finished: the caller's signal as is.
-    if (this.#ended && this.#inFlight.size === 0) return callerSignal
+    if (this.#ended && this.#idle()) return callerSignal
     const controller = new AbortController()
     ;(this.#cleanups ??= []).push(linkAbort(callerSignal, controller))
     return controller.signal
@@ -210,15 +236,17 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     return Object.assign(bound, { dispatcher: scopedRequest.dispatcher })
   }
 
+  /** One closure per scope, built on first use: `request.fetch` is read on most requests, so it stays lean. */
   #createFetch(): typeof fetch {
-    const scopedFetch = fetchThrough(this)
+    const plainInit = { dispatcher: this as object } as RequestInit
     return (input, init) => {
+      if (init === undefined && typeof input === 'string') return globalThis.fetch(input, plainInit)
       // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
       const callerSignal = init?.dispatcher === undefined ? (init?.signal ?? (input instanceof Request ? input.signal : undefined)) : undefined
-      return scopedFetch(input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
+      if (callerSignal) return fetchWithDispatcher(input, { ...init, signal: this.#signalFor(callerSignal) }, this)
+      return init === undefined ? globalThis.fetch(input, plainInit) : fetchWithDispatcher(input, init, this)
     }
   }
-
 }
 
 const MAX_REQUEST_ID_LENGTH = 200
@@ -228,7 +256,21 @@ function requestIdOf(incoming: IncomingRequest, header: string | null): string {
   if (assigned !== undefined) return assigned
   const received = incoming.headers[header ?? 'x-request-id']
   if (typeof received === 'string' && received.length > 0 && received.length <= MAX_REQUEST_ID_LENGTH) return received
-  return idText(incoming.defaultRequestId) ?? randomUUID()
+  return idText(incoming.defaultRequestId) ?? newRequestId()
+}
+
+/**
+ * A UUID for a request that arrived without an id: random in its first 80 bits (drawn once per process),
+ * counting in its last 48. Unique in the process and across processes, like `randomUUID()`, but that one
+ * assembles its string from sixteen pieces on every call (about 600 bytes of garbage per request); this is
+ * one concatenation. Request ids are labels for correlating logs, not secrets.
+ */
+const REQUEST_ID_PREFIX = randomUUID().slice(0, 24)
+let requestCounter = 0
+
+function newRequestId(): string {
+  requestCounter = (requestCounter + 1) % 0x1_0000_0000_0000
+  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(12, '0')
 }
 
 function idText(id: unknown): string | undefined {

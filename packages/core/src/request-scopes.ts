@@ -91,6 +91,7 @@ export class RequestScopes {
 
   /** Tunes the server that accepted this incoming request (Express and Koa meet their server this way). */
   tuneServerOf(request: IncomingMessage): void {
+    if (this.#serverTimeouts === null) return
     this.tuneServer((request.socket as Socket & { server?: Server }).server)
   }
 

@@ -5,24 +5,37 @@ import type { RequestScopes } from './request-scopes.js'
 /**
  * `req.fetch` / `ctx.fetch` and `req.staleguard` / `ctx.staleguard` for frameworks whose request objects
  * are built from a prototype (Express, Koa): getters defined once on that prototype, and a per-request
- * mark saying which {@link RequestScopes} serve the request. The scope itself is opened on first access.
- * Registered symbols, so the ESM and CommonJS builds (or two installed copies) share them.
+ * entry saying which {@link RequestScopes} serve the request, replaced by its scope once opened.
+ *
+ * The entries live in a WeakMap, not on the request objects: a property added per request to an Express
+ * `req` or a Koa `ctx` is a transitioning store on objects of many shapes, which V8 handles in its slow
+ * path (about a microsecond and a half each, seen in CPU profiles of a route). The map is process-wide
+ * (under a registered symbol) so the ESM and CommonJS builds, or two installed copies, share it.
  */
-const kScopes = Symbol.for('staleguard.scopes')
-const kScope = Symbol.for('staleguard.scope')
 const kAccessors = Symbol.for('staleguard.scopeAccessors')
+const kServed = Symbol.for('staleguard.servedRequests.v1')
 
-interface Marked {
-  [kScopes]?: RequestScopes
-  [kScope]?: RequestScope
+/** What a request object maps to: the scopes that serve it, then the scope opened for it. */
+type Served = RequestScopes | RequestScope
+
+const served: WeakMap<object, Served> = ((globalThis as { [kServed]?: WeakMap<object, Served> })[kServed] ??= new WeakMap())
+
+function isRequestScopes(entry: Served): entry is RequestScopes {
+  return typeof (entry as Partial<RequestScopes>).open === 'function'
 }
 
-/** Where a framework keeps what a scope needs: the raw response (for the disconnect) and the incoming request. */
-export type DescribeIncoming<T> = (instance: T) => { readonly response: ServerResponse; readonly incoming: IncomingRequest }
+/**
+ * What a scope needs from a framework's request object: the incoming request, and its raw response (for the
+ * disconnect). One object, ideally with getters, so fields nobody needs are never read from the framework's
+ * object (each read of an Express `req` costs a lookup: its objects differ in shape from request to request).
+ */
+export type DescribeIncoming<T> = (instance: T) => IncomingRequest & { readonly response: ServerResponse }
 
 /** Marks a request object as served by these scopes (called per request by the middleware). */
 export function bindRequestScopes(instance: object, scopes: RequestScopes): void {
-  ;(instance as Marked)[kScopes] = scopes
+  const entry = served.get(instance)
+  // Two staleguard middlewares on one request: the first one's scope, once opened, stays.
+  if (entry === undefined || isRequestScopes(entry)) served.set(instance, scopes)
 }
 
 /** Whether `fetch` / `staleguard` getters are already somewhere on this object's prototype chain. */
@@ -36,16 +49,17 @@ export function hasScopeAccessors(instance: object): boolean {
  */
 export function defineScopeAccessors<T extends object>(prototype: object, describe: DescribeIncoming<T>): void {
   if (Object.hasOwn(prototype, kAccessors)) return
-  const scopeOf = (instance: T & Marked): RequestScope | undefined => {
-    if (instance[kScope] !== undefined) return instance[kScope]
-    const scopes = instance[kScopes]
-    if (scopes === undefined) return undefined
-    const { response, incoming } = describe(instance)
-    return (instance[kScope] = scopes.open(response, incoming))
+  const scopeOf = (instance: T): RequestScope | undefined => {
+    const entry = served.get(instance)
+    if (entry === undefined || !isRequestScopes(entry)) return entry
+    const incoming = describe(instance)
+    const scope = entry.open(incoming.response, incoming)
+    served.set(instance, scope)
+    return scope
   }
   Object.defineProperties(prototype, {
     [kAccessors]: { value: true },
-    fetch: { configurable: true, enumerable: false, get(this: T & Marked) { return scopeOf(this)?.fetch } },
-    staleguard: { configurable: true, enumerable: false, get(this: T & Marked) { return scopeOf(this) } },
+    fetch: { configurable: true, enumerable: false, get(this: T) { return scopeOf(this)?.fetch } },
+    staleguard: { configurable: true, enumerable: false, get(this: T) { return scopeOf(this) } },
   })
 }

@@ -1,7 +1,8 @@
-import { IncomingMessage, type ServerResponse } from 'node:http'
+import { type IncomingHttpHeaders, IncomingMessage, type ServerResponse } from 'node:http'
 import {
   type RequestScopes,
   type RequestScopesOptions,
+  type StaleguardLogger,
   type StaleguardRequestScope,
   type StaleguardStats,
   bindRequestScopes,
@@ -33,14 +34,28 @@ export interface StaleguardMiddleware {
   close(): Promise<void>
 }
 
-/** What Express and request-id/logging middleware (pino-http: `req.id`, `req.log`) put on a request. */
-function describeRequest(req: Request & { readonly id?: unknown; readonly log?: unknown }) {
-  const { id, log } = req
-  return {
-    response: req.res as ServerResponse,
-    incoming: { defaultRequestId: typeof id === 'string' || typeof id === 'number' ? id : undefined, headers: req.headers, logger: log as never },
+/** What a scope reads from an Express request, read only when needed; pino-http puts `req.id` and `req.log`. */
+class ExpressIncoming {
+  readonly #req: Request & { readonly id?: unknown; readonly log?: unknown }
+  constructor(req: Request) {
+    this.#req = req
+  }
+  get response(): ServerResponse {
+    return this.#req.res as ServerResponse
+  }
+  get headers(): IncomingHttpHeaders {
+    return this.#req.headers
+  }
+  get defaultRequestId(): string | number | undefined {
+    const id = this.#req.id
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined
+  }
+  get logger(): StaleguardLogger | undefined {
+    return this.#req.log as StaleguardLogger | undefined
   }
 }
+
+const describeRequest = (req: Request): ExpressIncoming => new ExpressIncoming(req)
 
 /**
  * The getters go on the request prototype every Express app shares (the one just above

@@ -1,6 +1,8 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import {
   type RequestScopes,
   type RequestScopesOptions,
+  type StaleguardLogger,
   type StaleguardRequestScope,
   type StaleguardStats,
   bindRequestScopes,
@@ -28,10 +30,24 @@ export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext>
   close(): Promise<void>
 }
 
-/** What a scope needs from a context; `ctx.log` is where koa-pino-logger puts its logger. */
-function describeContext(ctx: ParameterizedContext & { readonly log?: unknown }) {
-  return { response: ctx.res, incoming: { headers: ctx.headers, logger: ctx.log as never } }
+/** What a scope reads from a context, read only when needed; `ctx.log` is where koa-pino-logger puts its logger. */
+class KoaIncoming {
+  readonly #ctx: ParameterizedContext & { readonly log?: unknown }
+  constructor(ctx: ParameterizedContext) {
+    this.#ctx = ctx
+  }
+  get response(): ServerResponse {
+    return this.#ctx.res
+  }
+  get headers(): IncomingHttpHeaders {
+    return this.#ctx.req.headers
+  }
+  get logger(): StaleguardLogger | undefined {
+    return this.#ctx.log as StaleguardLogger | undefined
+  }
 }
+
+const describeContext = (ctx: ParameterizedContext): KoaIncoming => new KoaIncoming(ctx)
 
 /** `app.use(staleguard(options))`: `ctx.fetch` in every later middleware. */
 export function staleguard<State = DefaultState, Context = DefaultContext>(options?: KoaStaleguardOptions): StaleguardMiddleware<State, Context> {
