@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { median, pinToCpu, quartiles, startBenchUpstream } from './harness.js'
+import { median, pinToCpu, startBenchUpstream } from './harness.js'
 
 type Framework = 'fastify' | 'express' | 'koa'
 
@@ -37,40 +37,73 @@ async function load(app: App, seconds: number): Promise<{ rate: number; cpuMicro
   return { rate: result.requests.average, cpuMicros: cpu / result.requests.total }
 }
 
+interface PairedRatios {
+  readonly rate: number
+  readonly cpu: number
+}
+
+interface Contestant {
+  readonly label: string
+  readonly framework: Framework
+  readonly variant: string
+}
+
+/** One trial: both apps started fresh, then alternating autocannon runs; the medians of per-pair ratios (b over a). */
+async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: { rounds: number; seconds: number }): Promise<PairedRatios> {
+  // Which app starts first alternates too: where a process lands in memory makes identical apps differ by a few %.
+  const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
+  const started = new Map<Contestant, App>()
+  started.set(first, await startApp(first.framework, first.variant, upstream))
+  started.set(second, await startApp(second.framework, second.variant, upstream))
+  const apps = { a: started.get(a)!, b: started.get(b)! }
+  try {
+    await load(apps.a, 1)
+    await load(apps.b, 1)
+    const samples = { a: [] as { rate: number; cpuMicros: number }[], b: [] as { rate: number; cpuMicros: number }[] }
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
+      for (const which of order) samples[which].push(await load(apps[which], options.seconds))
+    }
+    return {
+      rate: median(samples.b.map((s, i) => s.rate / samples.a[i]!.rate)),
+      cpu: median(samples.b.map((s, i) => samples.a[i]!.cpuMicros / s.cpuMicros)),
+    }
+  } finally {
+    apps.a.child.disconnect()
+    apps.b.child.disconnect()
+  }
+}
+
+/**
+ * Two apps compared over several trials, each with a fresh pair of processes: within a trial the paired
+ * rounds cancel the machine's drift, and across trials the luck of each process's memory layout (which
+ * makes two identical processes differ by up to ±5 % for their whole life) averages out.
+ */
+async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: { trials: number; rounds: number; seconds: number }): Promise<PairedRatios> {
+  const trials: PairedRatios[] = []
+  for (let i = 0; i < options.trials; i++) trials.push(await trial(a, b, upstream, i, options))
+  const ratios = { rate: median(trials.map((t) => t.rate)), cpu: median(trials.map((t) => t.cpu)) }
+  const list = (values: number[]) => values.map((v) => v.toFixed(3)).join(' ')
+  console.log(`\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s)`)
+  console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${list(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${list(trials.map((t) => t.cpu))})`)
+  return ratios
+}
+
 /**
  * For each framework, the same route calling the upstream through the scoped fetch and through bare
  * fetch with an equivalent Agent, each app in its own process, autocannon alternating between them.
+ * First, the same comparison between two identical bare Fastify apps: that ratio should be 1, and how far
+ * it lands from 1 is the noise floor of the others on this machine.
  */
-export async function benchFrameworks(options: { rounds: number; seconds: number; frameworks?: readonly Framework[] }): Promise<Record<Framework, { rate: number; cpu: number }>> {
+export async function benchFrameworks(options: { trials: number; rounds: number; seconds: number; frameworks?: readonly Framework[] }): Promise<{ noise: PairedRatios; frameworks: Partial<Record<Framework, PairedRatios>> }> {
   const { origin: upstream, child: upstreamProcess } = await startBenchUpstream()
   pinToCpu(process.pid, 1)
-  const ratios = {} as Record<Framework, { rate: number; cpu: number }>
+  const noise = await comparePaired('noise floor: two identical bare Fastify apps', { label: 'bare app', framework: 'fastify', variant: 'bare' }, { label: 'its twin', framework: 'fastify', variant: 'bare' }, upstream, options)
+  const frameworks: Partial<Record<Framework, PairedRatios>> = {}
   for (const framework of options.frameworks ?? (['fastify', 'express', 'koa'] as const)) {
-    const bare = await startApp(framework, 'bare', upstream)
-    const scoped = await startApp(framework, 'staleguard', upstream)
-    await load(bare, 1)
-    await load(scoped, 1)
-    const samples = { bare: [] as { rate: number; cpuMicros: number }[], scoped: [] as { rate: number; cpuMicros: number }[] }
-    for (let round = 0; round < options.rounds; round++) {
-      const order = round % 2 === 0 ? (['bare', 'scoped'] as const) : (['scoped', 'bare'] as const)
-      for (const which of order) samples[which].push(await load(which === 'bare' ? bare : scoped, options.seconds))
-    }
-    const rate = { bare: median(samples.bare.map((s) => s.rate)), scoped: median(samples.scoped.map((s) => s.rate)) }
-    const cpu = { bare: median(samples.bare.map((s) => s.cpuMicros)), scoped: median(samples.scoped.map((s) => s.cpuMicros)) }
-    // Median of the per-pair ratios: each pair ran back to back, so drift between pairs cancels out.
-    const rateRatios = samples.scoped.map((s, i) => s.rate / samples.bare[i]!.rate)
-    const cpuRatios = samples.scoped.map((s, i) => samples.bare[i]!.cpuMicros / s.cpuMicros)
-    ratios[framework] = { rate: median(rateRatios), cpu: median(cpuRatios) }
     const accessor = framework === 'fastify' ? 'request.fetch' : framework === 'express' ? 'req.fetch' : 'ctx.fetch'
-    console.log(`\n${framework}: route calling upstream  (autocannon, 32 connections, ${options.rounds} paired rounds × ${options.seconds} s)`)
-    console.log(`  bare fetch + Agent   median ${rate.bare.toFixed(0).padStart(6)} req/s, app CPU ${cpu.bare.toFixed(0)} µs/request   rounds: ${samples.bare.map((v) => v.rate.toFixed(0)).join(' ')}`)
-    console.log(`  ${accessor.padEnd(19)}  median ${rate.scoped.toFixed(0).padStart(6)} req/s, app CPU ${cpu.scoped.toFixed(0)} µs/request   rounds: ${samples.scoped.map((v) => v.rate.toFixed(0)).join(' ')}`)
-    const [rLow, rHigh] = quartiles(rateRatios)
-    const [cLow, cHigh] = quartiles(cpuRatios)
-    console.log(`  ${accessor} / bare: ${ratios[framework].rate.toFixed(3)} by req/s (IQR ${rLow.toFixed(3)}–${rHigh.toFixed(3)}), ${ratios[framework].cpu.toFixed(3)} by app CPU per request (IQR ${cLow.toFixed(3)}–${cHigh.toFixed(3)})`)
-    bare.child.disconnect()
-    scoped.child.disconnect()
+    frameworks[framework] = await comparePaired(`${framework}: route calling upstream`, { label: 'bare fetch + Agent', framework, variant: 'bare' }, { label: accessor, framework, variant: 'staleguard' }, upstream, options)
   }
   upstreamProcess.disconnect()
-  return ratios
+  return { noise, frameworks }
 }

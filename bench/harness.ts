@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url'
 
 /**
  * Pins a process to one CPU when the machine has two or more and `taskset` exists: the measured client on
- * CPU 0, the upstream (and load generator) on CPU 1, so they stop trading places between rounds.
+ * CPU 0, the upstream (and load generator) on CPU 1, so they stop trading places between rounds. All of a
+ * process's threads (`-a`): pinning only the main thread left V8's GC helpers free to run on the load
+ * generator's CPU, where an app that allocates more slowed the load instead of itself.
  */
 export function pinToCpu(pid: number, cpu: number): boolean {
   if (os.cpus().length < 2) return false
-  return spawnSync('taskset', ['-pc', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0
+  return spawnSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0
 }
 
 /** Starts the benchmark upstream in a child process and resolves with its origin. */

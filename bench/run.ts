@@ -1,7 +1,8 @@
 /**
  * `pnpm bench [fetch|frameworks|fast-path|soak …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds, reporting medians and ratios. Speed lives here, never in the tests.
- * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_SECONDS and BENCH_SOAK trade time for precision.
+ * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS and BENCH_SOAK trade
+ * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
 import os from 'node:os'
 import { benchFastPath } from './fast-path.js'
@@ -15,8 +16,12 @@ const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[numbe
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 21)
 const perRound = Number(process.env.BENCH_PER_ROUND ?? 2_000)
-const seconds = Number(process.env.BENCH_SECONDS ?? 2)
+const seconds = Number(process.env.BENCH_SECONDS ?? 1)
+// Frameworks: trials (fresh app processes each) × short paired rounds; the per-pair ratios spread by ±10 % on a shared machine.
+const frameworkTrials = Number(process.env.BENCH_TRIALS ?? 5)
+const frameworkRounds = Number(process.env.BENCH_FRAMEWORK_ROUNDS ?? 8)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
+const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as ('fastify' | 'express' | 'koa')[]
 
 console.log(`staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`)
 const summary: string[] = []
@@ -25,7 +30,8 @@ if (chosen.includes('fetch')) {
   summary.push(`createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`)
 }
 if (chosen.includes('frameworks')) {
-  const ratios = await benchFrameworks({ rounds: Math.max(3, Math.round(rounds / 2)), seconds })
+  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, frameworks })
+  summary.push(`noise floor, two identical apps: ${noise.rate.toFixed(3)} by req/s, ${noise.cpu.toFixed(3)} by app CPU per request (1 when the machine is quiet)`)
   for (const [framework, ratio] of Object.entries(ratios)) summary.push(`${framework} route, scoped fetch / bare fetch: ${ratio.rate.toFixed(3)} by req/s, ${ratio.cpu.toFixed(3)} by app CPU per request (target ≥ 0.95)`)
 }
 if (chosen.includes('fast-path')) {
