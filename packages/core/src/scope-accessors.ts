@@ -10,9 +10,10 @@ import type { RequestScopes } from './request-scopes.js'
  * The entries live in a WeakMap, not on the request objects: a property added per request to an Express
  * `req` or a Koa `ctx` is a transitioning store on objects of many shapes, which V8 handles in its slow
  * path (about a microsecond and a half each, seen in CPU profiles of a route). The map is process-wide
- * (under a registered symbol) so the ESM and CommonJS builds, or two installed copies, share it.
+ * (under a registered symbol) so the ESM and CommonJS builds, or two installed copies, share it. The getters'
+ * guard carries the same version as the map: a copy that stores its marks differently must define its own.
  */
-const kAccessors = Symbol.for('staleguard.scopeAccessors')
+const kAccessors = Symbol.for('staleguard.scopeAccessors.v1')
 const kServed = Symbol.for('staleguard.servedRequests.v1')
 
 /** What a request object maps to: the scopes that serve it, then the scope opened for it. */
