@@ -17,14 +17,18 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
   const dispatcher: object = dispatcherFrom(arg)
   // fetch never mutates init, so the common no-init call reuses one object.
   const plainInit = { dispatcher } as RequestInit
-  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
-    init === undefined ? globalThis.fetch(input, plainInit) : fetchWithDispatcher(input, init, dispatcher)
+  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => fetchVia(dispatcher, plainInit, input, init)
   Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
   return staleguardFetch as unknown as StaleguardFetch<Dispatcher>
 }
 
-/** The global fetch through `dispatcher`, unless the caller's `init` names its own (the rule of every staleguard fetch). */
-export function fetchWithDispatcher(input: string | URL | Request, init: RequestInit, dispatcher: object): Promise<Response> {
+/**
+ * The rule of every staleguard fetch (`createFetch`, a request scope's): the global fetch through
+ * `dispatcher`, unless the caller's `init` names its own. `plainInit` is `{ dispatcher }`, made once by the
+ * caller and reused for calls without init.
+ */
+export function fetchVia(dispatcher: object, plainInit: RequestInit, input: string | URL | Request, init: RequestInit | undefined): Promise<Response> {
+  if (init === undefined) return globalThis.fetch(input, plainInit)
   if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
   return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)
 }

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { isScopeAware, kDispatchInScope } from './dispatcher.js'
-import { fetchWithDispatcher } from './fetch.js'
+import { fetchVia } from './fetch.js'
 import type { StaleguardLogger } from './events.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import { type AbortableCall, ScopedCall } from './scoped-call.js'
@@ -155,7 +155,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /**
    * Disconnects and timeouts abort calls at the dispatcher, not through an AbortSignal: a signal handed to
    * fetch costs about a sixth of its throughput (its Request follows the signal with a WeakRef and a
-   * FinalizationRegistry entry), while this is a Set entry per call in flight.
+   * FinalizationRegistry entry), while this is a field (or, for calls side by side, a Set entry) per call.
    */
   enter(call: AbortableCall): void {
     if (this.#abortReason !== undefined) {
@@ -240,11 +240,9 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   #createFetch(): typeof fetch {
     const plainInit = { dispatcher: this as object } as RequestInit
     return (input, init) => {
-      if (init === undefined && typeof input === 'string') return globalThis.fetch(input, plainInit)
       // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
       const callerSignal = init?.dispatcher === undefined ? (init?.signal ?? (input instanceof Request ? input.signal : undefined)) : undefined
-      if (callerSignal) return fetchWithDispatcher(input, { ...init, signal: this.#signalFor(callerSignal) }, this)
-      return init === undefined ? globalThis.fetch(input, plainInit) : fetchWithDispatcher(input, init, this)
+      return fetchVia(this, plainInit, input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
     }
   }
 }
