@@ -22,7 +22,7 @@ export {
   type StaleFailureEvent,
   type StaleguardLogger,
 } from './events.js'
-export { createRequestScopes, RequestScopes, type RequestScopesOptions } from './request-scopes.js'
+export { createRequestScopes, RequestScopes, type RequestScopesOptions, type ScopeControls } from './request-scopes.js'
 export { bindRequestScopes, defineScopeAccessors, hasScopeAccessors, type DescribeIncoming } from './scope-accessors.js'
 export { RequestScope, type IncomingRequest, type RequestScopeOptions, type StaleguardRequestScope } from './request-scope.js'
 export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './server-tuning.js'

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import { createDispatcher, type StaleguardDispatcher, type StaleguardStats } from './dispatcher.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from './global-dispatcher.js'
 import { type StaleguardOptions, StaleguardOptionError } from './options.js'
+import { type DescribeIncoming, bindRequestScopes, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
 import { type IncomingRequest, RequestScope, type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './request-scope.js'
 import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
 
@@ -13,6 +14,15 @@ export interface RequestScopesOptions extends StaleguardOptions, RequestScopeOpt
   dispatcher?: Dispatcher
   /** Install the dispatcher as the process-wide one, so every other fetch is protected too. Default true. */
   installGlobal?: boolean
+}
+
+/** What the Express and Koa middleware carry besides themselves, since those frameworks have no close hook. */
+export interface ScopeControls {
+  readonly dispatcher: Dispatcher
+  /** Counters of the dispatcher, when it is a staleguard one. */
+  stats(): StaleguardStats | undefined
+  /** Restores the previous global dispatcher and closes the one the middleware built. Call it on shutdown. */
+  close(): Promise<void>
 }
 
 const ADAPTER_KEYS = new Set(['dispatcher', 'installGlobal', 'requestIdHeader', 'traceHeaders', 'timeout', 'server', 'behind'])
@@ -76,6 +86,22 @@ export class RequestScopes {
       response.on('close', () => (response.writableEnded ? scope.end() : scope.abort()))
     }
     return scope
+  }
+
+  /**
+   * Per request, for frameworks whose request objects come from a prototype (Express, Koa): tunes the
+   * server, puts the `fetch` / `staleguard` getters on that prototype once, and marks the object as served
+   * by these scopes. No closure per request: the prototype is found through `prototypeOf(instance)`.
+   */
+  serve<T extends object>(instance: T, request: IncomingMessage, prototypeOf: (instance: T) => object, describe: DescribeIncoming<T>): void {
+    this.tuneServerOf(request)
+    if (!hasScopeAccessors(instance)) defineScopeAccessors(prototypeOf(instance), describe)
+    bindRequestScopes(instance, this)
+  }
+
+  /** The middleware, carrying the dispatcher, its counters and `close()`. */
+  withControls<M extends object>(middleware: M): M & ScopeControls {
+    return Object.assign(middleware, { dispatcher: this.dispatcher, stats: () => this.stats(), close: () => this.close() })
   }
 
   /** Applies the server options (`server`, `behind`) to a server, once per server. */

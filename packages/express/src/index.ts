@@ -1,14 +1,10 @@
 import { type IncomingHttpHeaders, IncomingMessage, type ServerResponse } from 'node:http'
 import {
-  type RequestScopes,
   type RequestScopesOptions,
+  type ScopeControls,
   type StaleguardLogger,
   type StaleguardRequestScope,
-  type StaleguardStats,
-  bindRequestScopes,
   createRequestScopes,
-  defineScopeAccessors,
-  hasScopeAccessors,
 } from '@staleguard/core'
 import type { NextFunction, Request, Response } from 'express'
 
@@ -26,12 +22,8 @@ declare global {
 }
 
 /** The middleware, plus what Express has no hook for: closing what it owns. */
-export interface StaleguardMiddleware {
+export interface StaleguardMiddleware extends ScopeControls {
   (req: Request, res: Response, next: NextFunction): void
-  readonly dispatcher: RequestScopes['dispatcher']
-  stats(): StaleguardStats | undefined
-  /** Restores the previous global dispatcher and closes the one the middleware built. Call it on shutdown. */
-  close(): Promise<void>
 }
 
 /** What a scope reads from an Express request, read only when needed; pino-http puts `req.id` and `req.log`. */
@@ -71,16 +63,9 @@ function sharedRequestPrototype(req: Request): object {
 /** `app.use(staleguard(options))`: `req.fetch` in every later handler. */
 export function staleguard(options?: ExpressStaleguardOptions): StaleguardMiddleware {
   const scopes = createRequestScopes(options)
-  const middleware = (req: Request, _res: Response, next: NextFunction): void => {
-    scopes.tuneServerOf(req)
-    if (!hasScopeAccessors(req)) defineScopeAccessors(sharedRequestPrototype(req), describeRequest)
-    bindRequestScopes(req, scopes)
+  return scopes.withControls((req: Request, _res: Response, next: NextFunction): void => {
+    scopes.serve(req, req, sharedRequestPrototype, describeRequest)
     next()
-  }
-  return Object.assign(middleware, {
-    dispatcher: scopes.dispatcher,
-    stats: () => scopes.stats(),
-    close: () => scopes.close(),
   })
 }
 

@@ -1,13 +1,10 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import {
-  type RequestScopes,
   type RequestScopesOptions,
+  type ScopeControls,
   type StaleguardLogger,
   type StaleguardRequestScope,
-  type StaleguardStats,
-  bindRequestScopes,
   createRequestScopes,
-  defineScopeAccessors,
 } from '@staleguard/core'
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa'
 
@@ -23,12 +20,7 @@ declare module 'koa' {
 }
 
 /** The middleware, plus what Koa has no hook for: closing what it owns. */
-export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext> = Middleware<State, Context> & {
-  readonly dispatcher: RequestScopes['dispatcher']
-  stats(): StaleguardStats | undefined
-  /** Restores the previous global dispatcher and closes the one the middleware built. Call it on shutdown. */
-  close(): Promise<void>
-}
+export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext> = Middleware<State, Context> & ScopeControls
 
 /** What a scope reads from a context, read only when needed; `ctx.log` is where koa-pino-logger puts its logger. */
 class KoaIncoming {
@@ -54,17 +46,13 @@ export function staleguard<State = DefaultState, Context = DefaultContext>(optio
   const scopes = createRequestScopes(options)
   const middleware: Middleware<State, Context> = (ctx, next) => {
     const context = ctx as unknown as ParameterizedContext
-    scopes.tuneServerOf(context.req)
-    // Contexts are made from `app.context` per request, so getters there serve every request of the app.
-    defineScopeAccessors(context.app.context, describeContext)
-    bindRequestScopes(context, scopes)
+    scopes.serve(context, context.req, appContextOf, describeContext)
     return next()
   }
-  return Object.assign(middleware, {
-    dispatcher: scopes.dispatcher,
-    stats: () => scopes.stats(),
-    close: () => scopes.close(),
-  })
+  return scopes.withControls(middleware)
 }
+
+/** Contexts are made from `app.context` per request, so getters there serve every request of the app. */
+const appContextOf = (ctx: ParameterizedContext): object => ctx.app.context
 
 export default staleguard
