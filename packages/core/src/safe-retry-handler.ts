@@ -71,17 +71,15 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     scope?.enter(this)
   }
 
-  /** Handed to the caller as its abort function; it follows the request from attempt to attempt. */
-  readonly #abort = (reason?: Error): void => {
+  /**
+   * Aborts the request, whichever attempt is running: handed to the caller as its abort function (so it
+   * follows the request from attempt to attempt), and called by the request scope on disconnect.
+   */
+  readonly abort = (reason?: Error): void => {
     if (this.#aborted) return
     this.#aborted = true
     this.#abortReason = reason
     this.#abortAttempt?.(reason)
-  }
-
-  /** Aborts the request, whichever attempt is running (the request scope calls it on disconnect). */
-  abort(reason: Error): void {
-    this.#abort(reason)
   }
 
   onConnect(abort: (reason?: Error) => void, context?: object): void {
@@ -92,7 +90,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     }
     if (!this.#started) {
       this.#started = true
-      this.#downstream.onConnect?.(this.#abort, context)
+      this.#downstream.onConnect?.(this.abort, context)
       if (this.#aborted) return
     }
     // undici writes the request right after this, on the socket its Client holds now.
