@@ -1,0 +1,87 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { describe, expect, it } from 'vitest'
+import { createRequestScopes } from './request-scopes.js'
+import { bindRequestScopes, defineScopeAccessors } from './scope-accessors.js'
+
+v8.setFlagsFromString('--expose-gc')
+/** V8's own collector; `{ type: 'minor' }` runs only a young-generation collection (a scavenge). */
+const gc = vm.runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void
+
+/** Bytes in V8's young and old generations (not the large-object spaces). */
+const heapUsed = (): number =>
+  v8.getHeapSpaceStatistics().reduce((sum, space) => (space.space_name === 'new_space' || space.space_name === 'old_space' ? sum + space.space_used_size : sum), 0)
+
+/** About 600 KB of small young objects: what a finished request's object graph looks like to the collector. */
+function objectGraph(): unknown {
+  let head: { next: unknown; i: number } | null = null
+  for (let i = 0; i < 20_000; i++) head = { next: head, i }
+  return head
+}
+
+/** A real request and its response, answered by the test. */
+async function exchange(): Promise<{ req: http.IncomingMessage; res: http.ServerResponse; close: () => void }> {
+  const server = http.createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const arrived = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
+  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (response) => response.resume())
+  client.on('error', () => {})
+  const [req, res] = await arrived
+  return { req, res, close: () => { client.destroy(); server.closeAllConnections(); server.close() } }
+}
+
+/** Stands in for a Koa context or an Express request: made per request from a shared prototype. */
+class FrameworkRequest {
+  constructor(
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+    readonly state: unknown,
+  ) {}
+}
+
+/** The adapters' kind of description: prototype getters reading the framework object when asked. */
+class IncomingOf {
+  readonly #request: FrameworkRequest
+  constructor(request: FrameworkRequest) {
+    this.#request = request
+  }
+  get response(): http.ServerResponse {
+    return this.#request.res
+  }
+  get headers(): http.IncomingHttpHeaders {
+    return this.#request.req.headers
+  }
+  get logger(): undefined {
+    return undefined
+  }
+}
+
+describe('scope accessors', () => {
+  it('let a finished request be collected young, though its scope is kept in a WeakMap keyed by it', async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { req, res, close } = await exchange()
+    defineScopeAccessors(FrameworkRequest.prototype, (instance: FrameworkRequest) => new IncomingOf(instance))
+    // Start from an empty young generation, so what is allocated next is young at the collection below.
+    gc({ type: 'minor' })
+    gc({ type: 'minor' })
+    const before = heapUsed()
+    ;(() => {
+      const instance = new FrameworkRequest(req, res, objectGraph())
+      bindRequestScopes(instance, scopes)
+      expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(/^[0-9a-f-]{36}$/)
+    })()
+    res.end('done')
+    await once(res, 'close')
+    // The scope (the WeakMap's value) must not lead back to its key once the response is over: V8's
+    // scavenger then keeps the key alive, and with it the whole finished request, into the old generation.
+    gc({ type: 'minor' })
+    const kept = heapUsed() - before
+    expect(kept).toBeLessThan(150_000)
+    close()
+    await scopes.close()
+  })
+})
