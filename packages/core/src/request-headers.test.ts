@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readHeader, withHeadersIfAbsent } from './request-headers.js'
+import { flatHeadersIfAbsent, readHeader, withHeadersIfAbsent } from './request-headers.js'
 
 describe('request headers in every shape undici accepts', () => {
   const additions = [['x-request-id', 'abc'], ['traceparent', 't1']] as const
@@ -22,5 +22,16 @@ describe('request headers in every shape undici accepts', () => {
     expect(withHeadersIfAbsent(['accept', '*/*'], additions)).toEqual(['accept', '*/*', 'x-request-id', 'abc', 'traceparent', 't1'])
     expect(withHeadersIfAbsent(new Map([['traceparent', 'x']]), additions)).toEqual(['traceparent', 'x', 'x-request-id', 'abc'])
     expect(withHeadersIfAbsent(null, additions)).toEqual({ 'x-request-id': 'abc', traceparent: 't1' })
+  })
+  it('gives a staleguard dispatcher the same headers as one flat list, whatever shape came in', () => {
+    const mine = { 'X-Request-Id': 'mine', accept: '*/*', skipped: undefined }
+    expect(flatHeadersIfAbsent(mine, additions)).toEqual(['X-Request-Id', 'mine', 'accept', '*/*', 'traceparent', 't1'])
+    expect(mine).toEqual({ 'X-Request-Id': 'mine', accept: '*/*', skipped: undefined })
+    expect(flatHeadersIfAbsent({ 'x-list': ['a', 'b'] }, additions)).toEqual(['x-list', ['a', 'b'], 'x-request-id', 'abc', 'traceparent', 't1'])
+    expect(flatHeadersIfAbsent(Object.create({ inherited: 'no' }) as Record<string, string>, additions)).toEqual(['x-request-id', 'abc', 'traceparent', 't1'])
+    expect(flatHeadersIfAbsent(['accept', '*/*'], additions)).toEqual(['accept', '*/*', 'x-request-id', 'abc', 'traceparent', 't1'])
+    expect(flatHeadersIfAbsent(new Map([['traceparent', 'x']]), additions)).toEqual(['traceparent', 'x', 'x-request-id', 'abc'])
+    expect(flatHeadersIfAbsent(new Map([['x-request-id', 'x'], ['traceparent', 'y']]), additions)).toEqual(['x-request-id', 'x', 'traceparent', 'y'])
+    expect(flatHeadersIfAbsent(null, additions)).toEqual(['x-request-id', 'abc', 'traceparent', 't1'])
   })
 })
