@@ -157,7 +157,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     // A staleguard dispatcher enters its calls into this scope itself, and takes the headers as a flat list;
     // any other gets a thin wrapper, and the headers in the shape the caller used.
     if (isScopeAware(target)) {
-      const scoped = propagated.length === 0 ? options : { ...options, headers: flatHeadersIfAbsent(options.headers as DispatchHeaders, propagated) }
+      const scoped = propagated.length === 0 ? options : { ...options, headers: flatHeadersIfAbsent(options.headers as DispatchHeaders, propagated) as Dispatcher.DispatchOptions['headers'] }
       return target[kDispatchInScope](scoped, handler, this)
     }
     const scoped = propagated.length === 0 ? options : { ...options, headers: withHeadersIfAbsent(options.headers as DispatchHeaders, propagated) as Dispatcher.DispatchOptions['headers'] }
