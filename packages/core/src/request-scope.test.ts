@@ -121,6 +121,23 @@ describe('RequestScope aborts at the dispatcher', () => {
     await scopes.close()
   })
 
+  it('looks its logger up once the response is over, for calls made after the reply', async () => {
+    const scopes = createRequestScopes({ installGlobal: false })
+    const { res, close } = await incomingRequest()
+    let lookups = 0
+    const logger = { info: () => {}, warn: () => {} }
+    const scope = scopes.open(res, { headers: {}, get logger() { lookups++; return logger } })
+    res.end()
+    await once(res, 'close')
+    // The scope let go of the incoming request at the close (see RequestScope), keeping its logger.
+    expect(lookups).toBe(1)
+    expect((await scope.fetch(`${upstream.origin}/after-reply`)).status).toBe(200)
+    expect(scope.logger).toBe(logger)
+    expect(lookups).toBe(1)
+    close()
+    await scopes.close()
+  })
+
   it('scopes calls through a borrowed dispatcher that is not staleguard: headers, abort, never closed', async () => {
     const agent = new Agent()
     const scopes = createRequestScopes({ dispatcher: agent })
