@@ -3,6 +3,7 @@
  * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch) and `bare` (the same route with fetch and an equivalent undici Agent).
  */
 import { once } from 'node:events'
+import { Session } from 'node:inspector'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fastifyStaleguard } from '@staleguard/fastify'
@@ -73,4 +74,29 @@ process.on('message', (message) => {
     const { user, system } = process.cpuUsage()
     process.send?.({ cpu: user + system })
   }
+  // The allocation benchmark: V8's sampling heap profiler, counting objects already collected too.
+  if (message === 'allocation-start' || message === 'allocation-stop') void allocationSampling(message)
 })
+
+let inspector: Session | null = null
+async function allocationSampling(message: 'allocation-start' | 'allocation-stop'): Promise<void> {
+  if (inspector === null) {
+    inspector = new Session()
+    inspector.connect()
+  }
+  const session = inspector
+  const post = <T>(method: string, params?: object) => new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))))
+  if (message === 'allocation-start') {
+    await post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    process.send?.({ allocation: 'started' })
+    return
+  }
+  const { profile } = await post<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling')
+  const total = (node: SamplingNode): number => node.selfSize + node.children.reduce((sum, child) => sum + total(child), 0)
+  process.send?.({ allocation: 'stopped', bytes: total(profile.head) })
+}
+
+interface SamplingNode {
+  readonly selfSize: number
+  readonly children: readonly SamplingNode[]
+}

@@ -1,16 +1,17 @@
 /**
- * `pnpm bench [fetch|frameworks|fast-path|soak …]`: the benchmarks, each comparing side by side in one run
+ * `pnpm bench [fetch|frameworks|fast-path|soak|allocation …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds, reporting medians and ratios. Speed lives here, never in the tests.
- * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS and BENCH_SOAK trade
+ * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
 import os from 'node:os'
+import { benchAllocation } from './allocation.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
 import { benchFrameworks } from './frameworks.js'
 import { benchSoak } from './soak.js'
 
-const all = ['fetch', 'frameworks', 'fast-path', 'soak'] as const
+const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation'] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
@@ -18,9 +19,10 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 21)
 const perRound = Number(process.env.BENCH_PER_ROUND ?? 2_000)
 const seconds = Number(process.env.BENCH_SECONDS ?? 1)
 // Frameworks: trials (fresh app processes each) × short paired rounds; the per-pair ratios spread by ±10 % on a shared machine.
-const frameworkTrials = Number(process.env.BENCH_TRIALS ?? 5)
+const frameworkTrials = Number(process.env.BENCH_TRIALS ?? 7)
 const frameworkRounds = Number(process.env.BENCH_FRAMEWORK_ROUNDS ?? 8)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
+const allocationRequests = Number(process.env.BENCH_ALLOCATION ?? 20_000)
 const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as ('fastify' | 'express' | 'koa')[]
 
 console.log(`staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`)
@@ -41,5 +43,11 @@ if (chosen.includes('fast-path')) {
 if (chosen.includes('soak')) {
   const { before, after } = await benchSoak({ requests: soakRequests })
   summary.push(`soak ${soakRequests} requests: heap ${(after.heapUsedMB - before.heapUsedMB).toFixed(1)} MB, handles ${after.handles - before.handles}, listeners ${after.listenersOnSharedSignal - before.listenersOnSharedSignal}`)
+}
+if (chosen.includes('allocation')) {
+  const results = await benchAllocation({ requests: allocationRequests, frameworks })
+  for (const [framework, { bare, staleguard }] of Object.entries(results)) {
+    summary.push(`${framework} route, scoped fetch − bare fetch: ${((staleguard.allocated - bare.allocated) / 1024).toFixed(1)} KB allocated, ${((staleguard.promoted - bare.promoted) / 1024).toFixed(1)} KB promoted per request`)
+  }
 }
 console.log(`\nsummary\n${summary.map((line) => `  ${line}`).join('\n')}`)
