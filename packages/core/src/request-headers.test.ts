@@ -22,6 +22,10 @@ describe('request headers in every shape undici accepts', () => {
     expect(withHeadersIfAbsent(['accept', '*/*'], additions)).toEqual(['accept', '*/*', 'x-request-id', 'abc', 'traceparent', 't1'])
     expect(withHeadersIfAbsent(new Map([['traceparent', 'x']]), additions)).toEqual(['traceparent', 'x', 'x-request-id', 'abc'])
     expect(withHeadersIfAbsent(null, additions)).toEqual({ 'x-request-id': 'abc', traceparent: 't1' })
+    // undici sends no header for an undefined value or an inherited name: those count as absent, as in the flat list.
+    const blank = Object.assign(Object.create({ traceparent: 'inherited' }) as Record<string, string | undefined>, { 'X-Request-Id': undefined })
+    expect(withHeadersIfAbsent(blank, additions)).toEqual({ 'X-Request-Id': undefined, 'x-request-id': 'abc', traceparent: 't1' })
+    expect(flatHeadersIfAbsent(blank, additions)).toEqual(['x-request-id', 'abc', 'traceparent', 't1'])
   })
   it('gives a staleguard dispatcher the same headers as one flat list, whatever shape came in', () => {
     const mine = { 'X-Request-Id': 'mine', accept: '*/*', skipped: undefined }

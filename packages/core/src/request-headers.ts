@@ -94,7 +94,8 @@ function withObjectHeadersIfAbsent(
 ): DispatchHeaders {
   let merged: Record<string, string | string[] | undefined> | null = null
   for (const [name, value] of additions) {
-    if (name in headers || hasNameIgnoringCase(headers, name)) continue
+    // Like undici: only own names count, and a name whose value is undefined is no header.
+    if ((Object.hasOwn(headers, name) && headers[name] !== undefined) || hasNameIgnoringCase(headers, name)) continue
     merged ??= { ...headers }
     merged[name] = value
   }
@@ -102,8 +103,8 @@ function withObjectHeadersIfAbsent(
 }
 
 function hasNameIgnoringCase(headers: Record<string, unknown>, lowerName: string): boolean {
-  for (const name in headers) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return true
+  for (const name of Object.keys(headers)) {
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName && headers[name] !== undefined) return true
   }
   return false
 }

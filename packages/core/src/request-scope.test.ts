@@ -134,6 +134,9 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect((await scope.fetch(`${upstream.origin}/after-reply`)).status).toBe(200)
     expect(scope.logger).toBe(logger)
     expect(lookups).toBe(1)
+    // A framework getter that throws means no logger, not an exception out of the response's close listener.
+    const throwing = scopes.open(res, { headers: {}, get logger(): never { throw new Error('no logger here') } })
+    expect(throwing.logger).toBeUndefined()
     close()
     await scopes.close()
   })

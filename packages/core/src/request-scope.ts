@@ -127,7 +127,12 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /** The framework's request logger, looked up on first use: most requests never log anything. */
   get logger(): StaleguardLogger | undefined {
     if (this.#logger === undefined) {
-      const logger = this.#incoming?.logger
+      let logger: unknown
+      try {
+        logger = this.#incoming?.logger
+      } catch {
+        // A framework's getter that throws means no logger; it must not throw out of a response's close listener.
+      }
       this.#logger = isLogger(logger) ? logger : null
     }
     return this.#logger ?? undefined
