@@ -10,6 +10,9 @@ describe('request headers in every shape undici accepts', () => {
     expect(readHeader(new Map([['X-A', 'b']]), 'x-a')).toBe('b')
     expect(readHeader({ 'x-list': ['a', 'b'] }, 'x-list')).toBe('a, b')
     expect(readHeader(undefined, 'x')).toBeUndefined()
+    // undici sends only own names with a value: an inherited key or an undefined one is no header.
+    expect(readHeader(Object.create({ 'idempotency-key': 'k' }) as Record<string, string>, 'idempotency-key')).toBeUndefined()
+    expect(readHeader({ 'idempotency-key': undefined, 'Idempotency-Key': 'k' }, 'idempotency-key')).toBe('k')
   })
 
   it('adds only what the caller did not set, whatever its case, without touching the input', () => {

@@ -15,25 +15,40 @@ function headerValueText(value: unknown): string | undefined {
   return String(value)
 }
 
-/** The value of one header (case-insensitive), or undefined. `lowerName` must be lower case. */
+/** Whether a header name a caller wrote is `lowerName`, whatever its case. `lowerName` must be lower case. */
+function isHeaderName(name: unknown, lowerName: string): boolean {
+  if (name === lowerName) return true
+  const text = String(name)
+  return text.length === lowerName.length && text.toLowerCase() === lowerName
+}
+
+/**
+ * The value of one header (case-insensitive), or undefined. `lowerName` must be lower case. Of an object, only
+ * own names count, as undici sends only those: an inherited Idempotency-Key never reaches the upstream.
+ */
 export function readHeader(headers: DispatchHeaders, lowerName: string): string | undefined {
   if (!headers) return undefined
   if (Array.isArray(headers)) {
     for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (String(headers[i]).toLowerCase() === lowerName) return headerValueText(headers[i + 1])
+      if (isHeaderName(headers[i], lowerName)) return headerValueText(headers[i + 1])
     }
     return undefined
   }
   if (isPairIterable(headers)) {
     for (const [name, value] of headers) {
-      if (name.toLowerCase() === lowerName) return headerValueText(value)
+      if (isHeaderName(name, lowerName)) return headerValueText(value)
     }
     return undefined
   }
   const record = headers as Record<string, unknown>
-  if (lowerName in record) return headerValueText(record[lowerName])
-  for (const name in record) {
-    if (name.toLowerCase() === lowerName) return headerValueText(record[name])
+  const name = ownHeaderName(record, lowerName)
+  return name === undefined ? undefined : headerValueText(record[name])
+}
+
+/** The caller's own spelling of a header in an object, skipping names set to undefined (undici sends neither). */
+function ownHeaderName(record: Record<string, unknown>, lowerName: string): string | undefined {
+  for (const name of Object.keys(record)) {
+    if (isHeaderName(name, lowerName) && record[name] !== undefined) return name
   }
   return undefined
 }
@@ -77,8 +92,7 @@ export function flatHeadersIfAbsent(
     if (value === undefined || !Object.hasOwn(record, name)) continue
     flat.push(name, value)
     for (let i = 0; i < additions.length; i++) {
-      const lowerName = additions[i]![0]
-      if (name === lowerName || (name.length === lowerName.length && name.toLowerCase() === lowerName)) (found ??= [])[i] = true
+      if (isHeaderName(name, additions[i]![0])) (found ??= [])[i] = true
     }
   }
   for (let i = 0; i < additions.length; i++) {
@@ -94,19 +108,11 @@ function withObjectHeadersIfAbsent(
 ): DispatchHeaders {
   let merged: Record<string, string | string[] | undefined> | null = null
   for (const [name, value] of additions) {
-    // Like undici: only own names count, and a name whose value is undefined is no header.
-    if ((Object.hasOwn(headers, name) && headers[name] !== undefined) || hasNameIgnoringCase(headers, name)) continue
+    if (ownHeaderName(headers, name) !== undefined) continue
     merged ??= { ...headers }
     merged[name] = value
   }
   return merged ?? headers
-}
-
-function hasNameIgnoringCase(headers: Record<string, unknown>, lowerName: string): boolean {
-  for (const name of Object.keys(headers)) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName && headers[name] !== undefined) return true
-  }
-  return false
 }
 
 function isPairIterable(headers: object): headers is Iterable<[string, string | string[] | undefined]> {
