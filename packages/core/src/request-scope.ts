@@ -158,15 +158,16 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /** The scope is its own dispatcher, so opening one allocates no extra object for it. */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const target = this.#dispatcher
-    const propagated = this.#propagated
     // A staleguard dispatcher enters its calls into this scope itself, and takes the headers as a flat list;
     // any other gets a thin wrapper, and the headers in the shape the caller used.
-    if (isScopeAware(target)) {
-      const scoped = propagated.length === 0 ? options : { ...options, headers: flatHeadersIfAbsent(options.headers as DispatchHeaders, propagated) as Dispatcher.DispatchOptions['headers'] }
-      return target[kDispatchInScope](scoped, handler, this)
-    }
-    const scoped = propagated.length === 0 ? options : { ...options, headers: withHeadersIfAbsent(options.headers as DispatchHeaders, propagated) as Dispatcher.DispatchOptions['headers'] }
-    return target.dispatch(scoped, new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler)
+    if (isScopeAware(target)) return target[kDispatchInScope](this.#propagate(options, flatHeadersIfAbsent), handler, this)
+    return target.dispatch(this.#propagate(options, withHeadersIfAbsent), new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler)
+  }
+
+  /** The options with this request's id and trace headers added where the caller did not set them. */
+  #propagate(options: Dispatcher.DispatchOptions, merge: typeof withHeadersIfAbsent): Dispatcher.DispatchOptions {
+    if (this.#propagated.length === 0) return options
+    return { ...options, headers: merge(options.headers as DispatchHeaders, this.#propagated) as Dispatcher.DispatchOptions['headers'] }
   }
 
   /**
