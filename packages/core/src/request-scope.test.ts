@@ -1,23 +1,9 @@
 import { once } from 'node:events'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { type Upstream, startUpstream } from '@staleguard/lab'
+import { type Upstream, incomingExchange, startUpstream } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from './diagnostics.js'
 import { createRequestScopes } from './request-scopes.js'
-
-/** A real incoming request whose response stays open until the test ends it. */
-async function incomingRequest(): Promise<{ res: http.ServerResponse; close: () => void }> {
-  const server = http.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const arrived = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
-  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false })
-  client.on('error', () => {})
-  const [, res] = await arrived
-  return { res, close: () => { client.destroy(); server.closeAllConnections(); server.close() } }
-}
 
 function causeNames(error: unknown): string[] {
   const names: string[] = []
@@ -34,7 +20,7 @@ describe('RequestScope aborts at the dispatcher', () => {
 
   it('rejects a fetch with an AbortError cause, and the fast path with the AbortError, when the client goes away', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const scope = scopes.open(res, { headers: {} })
     const fetched = scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     const requested = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
@@ -52,7 +38,7 @@ describe('RequestScope aborts at the dispatcher', () => {
 
   it('aborts each call after `timeout` ms with a TimeoutError, and lets the caller abort its own call', async () => {
     const scopes = createRequestScopes({ installGlobal: false, timeout: 150 })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const scope = scopes.open(res, { headers: {} })
     const timedOut = await scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     expect(causeNames(timedOut)).toContain('TimeoutError')
@@ -69,7 +55,7 @@ describe('RequestScope aborts at the dispatcher', () => {
 
   it("keeps a call that outlives the response abortable by the caller's own signal", async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const scope = scopes.open(res, { headers: {} })
     const mine = new AbortController()
     const outliving = scope.fetch(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
@@ -86,7 +72,7 @@ describe('RequestScope aborts at the dispatcher', () => {
 
   it('aborts every call in flight when the client goes away, however many run side by side', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const scope = scopes.open(res, { headers: {} })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     const hanging = [scope.fetch(`${upstream.origin}/hang`), scope.request(`${upstream.origin}/hang`), scope.fetch(`${upstream.origin}/hang`)].map((p) => p.catch((e: unknown) => e))
@@ -97,9 +83,9 @@ describe('RequestScope aborts at the dispatcher', () => {
     await scopes.close()
   })
 
-  it('names a request by the framework id, else the incoming header, else the default id, else a new UUID, and looks its logger up only to log', async () => {
+  it('names a request by the framework id, else the incoming header, else the default id, else a new UUID, and looks its logger up only to log or once its response closes', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const header = { 'x-request-id': 'from-header' }
     expect(scopes.open(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
     expect(scopes.open(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
@@ -123,7 +109,7 @@ describe('RequestScope aborts at the dispatcher', () => {
 
   it('looks its logger up once the response is over, for calls made after the reply', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     let lookups = 0
     const logger = { info: () => {}, warn: () => {} }
     const scope = scopes.open(res, { headers: {}, get logger() { lookups++; return logger } })
@@ -144,7 +130,7 @@ describe('RequestScope aborts at the dispatcher', () => {
   it('scopes calls through a borrowed dispatcher that is not staleguard: headers, abort, never closed', async () => {
     const agent = new Agent()
     const scopes = createRequestScopes({ dispatcher: agent })
-    const { res, close } = await incomingRequest()
+    const { res, close } = await incomingExchange()
     const scope = scopes.open(res, { headers: { 'x-request-id': 'borrowed-1' } })
     await scope.fetch(`${upstream.origin}/borrowed`).then((r) => r.text())
     expect(upstream.received.find((r) => r.path === '/borrowed')?.headers['x-request-id']).toBe('borrowed-1')

@@ -1,11 +1,10 @@
 import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { incomingExchange } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
 import { createRequestScopes } from './request-scopes.js'
-import { bindRequestScopes, defineScopeAccessors } from './scope-accessors.js'
 
 v8.setFlagsFromString('--expose-gc')
 /** V8's own collector; `{ type: 'minor' }` runs only a young-generation collection (a scavenge). */
@@ -20,18 +19,6 @@ function objectGraph(): unknown {
   let head: { next: unknown; i: number } | null = null
   for (let i = 0; i < 20_000; i++) head = { next: head, i }
   return head
-}
-
-/** A real request and its response, answered by the test. */
-async function exchange(): Promise<{ req: http.IncomingMessage; res: http.ServerResponse; close: () => void }> {
-  const server = http.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const arrived = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
-  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (response) => response.resume())
-  client.on('error', () => {})
-  const [req, res] = await arrived
-  return { req, res, close: () => { client.destroy(); server.closeAllConnections(); server.close() } }
 }
 
 /** Stands in for a Koa context or an Express request: made per request from a shared prototype. */
@@ -63,15 +50,15 @@ class IncomingOf {
 describe('scope accessors', () => {
   it('let a finished request be collected young, though its scope is kept in a WeakMap keyed by it', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { req, res, close } = await exchange()
-    defineScopeAccessors(FrameworkRequest.prototype, (instance: FrameworkRequest) => new IncomingOf(instance))
+    const { req, res, close } = await incomingExchange()
     // Start from an empty young generation, so what is allocated next is young at the collection below.
     gc({ type: 'minor' })
     gc({ type: 'minor' })
     const before = heapUsed()
     ;(() => {
       const instance = new FrameworkRequest(req, res, objectGraph())
-      bindRequestScopes(instance, scopes)
+      // What the Express and Koa middleware do per request.
+      scopes.serve(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
       expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(/^[0-9a-f-]{36}$/)
     })()
     res.end('done')
