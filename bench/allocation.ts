@@ -1,10 +1,5 @@
-import { type ChildProcess, fork } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { pinToCpu, startBenchUpstream } from './harness.js'
-
-type Framework = 'fastify' | 'express' | 'koa'
+import { type Framework, askApp, pinToCpu, startBenchApp, startBenchUpstream } from './harness.js'
 
 /** What V8's collector reported while an app served a fixed number of requests, per request. */
 export interface GcCost {
@@ -36,19 +31,7 @@ function sumCollections(lines: string, requests: number, allocatedPerRequest: nu
   return { allocated: allocatedPerRequest, promoted: promoted / requests, pauseMicros: (pause * 1000) / requests, scavenges, markCompacts }
 }
 
-/** Starts or stops the app's allocation sampling (see app-server.ts); the stop answers with the bytes sampled. */
-async function sampling(child: ChildProcess, message: 'allocation-start' | 'allocation-stop'): Promise<{ bytes: number }> {
-  const reply = new Promise<{ bytes: number }>((resolve) => {
-    const onMessage = (m: { allocation?: string; bytes?: number }) => {
-      if (m.allocation === undefined) return
-      child.off('message', onMessage)
-      resolve({ bytes: m.bytes ?? 0 })
-    }
-    child.on('message', onMessage)
-  })
-  child.send(message)
-  return reply
-}
+const isSamplingReply = (reply: unknown): reply is { allocation: string; bytes?: number } => typeof (reply as { allocation?: unknown } | null)?.allocation === 'string'
 
 /**
  * Serves `requests` requests (after a warm-up) from one app process running under `--trace-gc-nvp`, and
@@ -56,17 +39,8 @@ async function sampling(child: ChildProcess, message: 'allocation-start' | 'allo
  * depend on what else the machine is doing: they show a per-request cost even where timings cannot.
  */
 async function gcCostOf(framework: Framework, variant: 'bare' | 'staleguard', upstream: string, requests: number): Promise<GcCost> {
-  const child = fork(fileURLToPath(new URL('./app-server.ts', import.meta.url)), [framework, variant, upstream], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    execArgv: ['--trace-gc-nvp', '--import', 'tsx'],
-  })
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  while (!/^\d+$/m.test(output)) await once(child.stdout!, 'data')
-  if (child.pid !== undefined) pinToCpu(child.pid, 0)
-  const url = `http://127.0.0.1:${/^(\d+)$/m.exec(output)![1]}/items`
+  const app = await startBenchApp(framework, variant, upstream, ['--trace-gc-nvp'])
+  const url = `${app.origin}/items`
   try {
     await autocannon({ url, connections: 32, amount: Math.min(5_000, requests) })
     const served = async (): Promise<number> => {
@@ -75,15 +49,15 @@ async function gcCostOf(framework: Framework, variant: 'bare' | 'staleguard', up
       return result.requests.total
     }
     // Two passes: the profiler keeps what it samples alive a little longer, which would skew promotion.
-    output = ''
+    app.takeOutput()
     const collected = await served()
-    const collections = output
-    await sampling(child, 'allocation-start')
+    const collections = app.takeOutput()
+    await askApp(app.child, 'allocation-start', isSamplingReply)
     const sampled = await served()
-    const { bytes } = await sampling(child, 'allocation-stop')
+    const { bytes = 0 } = await askApp(app.child, 'allocation-stop', isSamplingReply)
     return sumCollections(collections, collected, bytes / sampled)
   } finally {
-    child.disconnect()
+    app.child.disconnect()
   }
 }
 

@@ -1,35 +1,14 @@
-import { type ChildProcess, fork } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { median, pinToCpu, startBenchUpstream } from './harness.js'
+import { type BenchApp, type Framework, askApp, median, pinToCpu, startBenchApp, startBenchUpstream } from './harness.js'
 
-type Framework = 'fastify' | 'express' | 'koa'
+const isCpuReply = (reply: unknown): reply is { cpu: number } => typeof (reply as { cpu?: unknown } | null)?.cpu === 'number'
 
-async function startApp(framework: Framework, variant: string, upstream: string): Promise<App> {
-  const child = fork(fileURLToPath(new URL('./app-server.ts', import.meta.url)), [framework, variant, upstream], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    execArgv: ['--import', 'tsx'],
-  })
-  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer]
-  // The app under test gets CPU 0 to itself; the upstream and autocannon (this process) share CPU 1.
-  if (child.pid !== undefined) pinToCpu(child.pid, 0)
-  return { origin: `http://127.0.0.1:${chunk.toString().trim()}`, child }
-}
-
-interface App {
-  readonly origin: string
-  readonly child: ChildProcess
-}
-
-async function cpuOf(app: App): Promise<number> {
-  const reply = once(app.child, 'message') as Promise<[{ cpu: number }]>
-  app.child.send('cpu')
-  return (await reply)[0].cpu
+async function cpuOf(app: BenchApp): Promise<number> {
+  return (await askApp(app.child, 'cpu', isCpuReply)).cpu
 }
 
 /** One autocannon run against an app: requests per second, and the app's CPU µs per request. */
-async function load(app: App, seconds: number): Promise<{ rate: number; cpuMicros: number }> {
+async function load(app: BenchApp, seconds: number): Promise<{ rate: number; cpuMicros: number }> {
   const before = await cpuOf(app)
   const result = await autocannon({ url: `${app.origin}/items`, connections: 32, duration: seconds })
   const cpu = (await cpuOf(app)) - before
@@ -52,9 +31,9 @@ interface Contestant {
 async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: { rounds: number; seconds: number }): Promise<PairedRatios> {
   // Which app starts first alternates too: where a process lands in memory makes identical apps differ by a few %.
   const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
-  const started = new Map<Contestant, App>()
-  started.set(first, await startApp(first.framework, first.variant, upstream))
-  started.set(second, await startApp(second.framework, second.variant, upstream))
+  const started = new Map<Contestant, BenchApp>()
+  started.set(first, await startBenchApp(first.framework, first.variant, upstream))
+  started.set(second, await startBenchApp(second.framework, second.variant, upstream))
   const apps = { a: started.get(a)!, b: started.get(b)! }
   try {
     await load(apps.a, 1)

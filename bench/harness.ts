@@ -22,6 +22,58 @@ export async function startBenchUpstream(): Promise<{ origin: string; child: Chi
   return { origin: `http://127.0.0.1:${chunk.toString().trim()}`, child }
 }
 
+export type Framework = 'fastify' | 'express' | 'koa'
+
+/** One benchmark app (`app-server.ts`) in its own process. */
+export interface BenchApp {
+  readonly origin: string
+  readonly child: ChildProcess
+  /** What the app printed on stdout since the last call (V8 traces, when `execArgv` asks for them). */
+  takeOutput(): string
+}
+
+/**
+ * Starts `app-server.ts` for a framework and variant, pinned to CPU 0 (the upstream and autocannon share
+ * CPU 1). Its stdout is collected: the first line that is a number is its port.
+ */
+export async function startBenchApp(framework: Framework, variant: string, upstream: string, execArgv: readonly string[] = []): Promise<BenchApp> {
+  const child = fork(fileURLToPath(new URL('./app-server.ts', import.meta.url)), [framework, variant, upstream], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv: [...execArgv, '--import', 'tsx'],
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  while (!/^\d+$/m.test(output)) await once(child.stdout!, 'data')
+  if (child.pid !== undefined) pinToCpu(child.pid, 0)
+  const port = /^(\d+)$/m.exec(output)![1]
+  output = ''
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    child,
+    takeOutput() {
+      const taken = output
+      output = ''
+      return taken
+    },
+  }
+}
+
+/** Sends an app a message over IPC and resolves with its first reply that `isReply` accepts. */
+export function askApp<T>(child: ChildProcess, message: string, isReply: (reply: unknown) => reply is T): Promise<T> {
+  const reply = new Promise<T>((resolve) => {
+    const onMessage = (candidate: unknown): void => {
+      if (!isReply(candidate)) return
+      child.off('message', onMessage)
+      resolve(candidate)
+    }
+    child.on('message', onMessage)
+  })
+  child.send(message)
+  return reply
+}
+
 export interface Sample {
   /** Requests per second, wall clock. */
   readonly rate: number
