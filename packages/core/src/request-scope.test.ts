@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { type Upstream, incomingExchange, startUpstream } from '@staleguard/lab'
+import { type Upstream, UUID_V4, incomingExchange, startUpstream } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from './diagnostics.js'
@@ -91,7 +91,7 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(scopes.open(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
     expect(scopes.open(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
     const fresh = [scopes.open(res, { headers: {} }).requestId, scopes.open(res, { headers: {} }).requestId]
-    for (const id of fresh) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    for (const id of fresh) expect(id).toMatch(UUID_V4)
     expect(fresh[0]).not.toBe(fresh[1])
 
     let lookups = 0

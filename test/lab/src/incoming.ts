@@ -29,3 +29,6 @@ export async function incomingExchange(): Promise<IncomingExchange> {
     },
   }
 }
+
+/** A version-4 UUID, the shape of the request id staleguard gives a request that arrived without one. */
+export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
