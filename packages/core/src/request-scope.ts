@@ -114,11 +114,13 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     this.#dispatcher = dispatcher
     this.#options = options
     this.#incoming = incoming
-    this.requestId = requestIdOf(incoming, options.requestIdHeader)
+    // Read once: an adapter's `headers` is a getter over a framework object whose reads miss V8's caches.
+    const headers = incoming.headers
+    this.requestId = requestIdOf(incoming, headers, options.requestIdHeader)
     const propagated: [string, string][] = []
     if (options.requestIdHeader !== null) propagated.push([options.requestIdHeader, this.requestId])
     for (const name of options.traceHeaders) {
-      const value = incoming.headers[name]
+      const value = headers[name]
       if (typeof value === 'string') propagated.push([name, value])
     }
     this.#propagated = propagated
@@ -270,10 +272,10 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
 
 const MAX_REQUEST_ID_LENGTH = 200
 
-function requestIdOf(incoming: IncomingRequest, header: string | null): string {
+function requestIdOf(incoming: IncomingRequest, headers: IncomingHttpHeaders, header: string | null): string {
   const assigned = idText(incoming.requestId)
   if (assigned !== undefined) return assigned
-  const received = incoming.headers[header ?? 'x-request-id']
+  const received = headers[header ?? 'x-request-id']
   if (typeof received === 'string' && received.length > 0 && received.length <= MAX_REQUEST_ID_LENGTH) return received
   return idText(incoming.defaultRequestId) ?? newRequestId()
 }

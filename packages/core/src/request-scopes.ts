@@ -40,6 +40,8 @@ export class RequestScopes {
   readonly #serverTimeouts: ServerTimeouts | null
   readonly #tunedServers = new WeakSet<Server>()
   #lastTuned: Server | null = null
+  /** The prototype of the last object served: the getters are known to be on its chain. */
+  #servedPrototype: object | null = null
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
   #closing: Promise<void> | null = null
 
@@ -95,7 +97,13 @@ export class RequestScopes {
    */
   serve<T extends object>(instance: T, request: IncomingMessage, prototypeOf: (instance: T) => object, describe: DescribeIncoming<T>): void {
     this.tuneServerOf(request)
-    if (!hasScopeAccessors(instance)) defineScopeAccessors(prototypeOf(instance), describe)
+    // Asking the object itself (`in`) misses V8's caches on every Express request (each gets a shape of its
+    // own); its prototype is one per app, and reading it is cheap.
+    const prototype = Object.getPrototypeOf(instance) as object | null
+    if (prototype !== this.#servedPrototype) {
+      if (!hasScopeAccessors(instance)) defineScopeAccessors(prototypeOf(instance), describe)
+      this.#servedPrototype = prototype
+    }
     bindRequestScopes(instance, this)
   }
 
