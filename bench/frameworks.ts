@@ -21,6 +21,15 @@ interface PairedRatios {
   readonly cpu: number
 }
 
+/** How long a comparison runs: trials of fresh process pairs, each app warmed up, then paired rounds. */
+export interface FrameworkBenchOptions {
+  readonly trials: number
+  readonly rounds: number
+  readonly seconds: number
+  /** Seconds of load each app gets before its first measured round, for the JIT to finish optimizing the route. */
+  readonly warmup: number
+}
+
 interface Contestant {
   readonly label: string
   readonly framework: Framework
@@ -28,7 +37,7 @@ interface Contestant {
 }
 
 /** One trial: both apps started fresh, then alternating autocannon runs; the medians of per-pair ratios (b over a). */
-async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: { rounds: number; seconds: number }): Promise<PairedRatios> {
+async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: FrameworkBenchOptions): Promise<PairedRatios> {
   // Which app starts first alternates too: where a process lands in memory makes identical apps differ by a few %.
   const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
   const started = new Map<Contestant, BenchApp>()
@@ -36,8 +45,8 @@ async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex:
   started.set(second, await startBenchApp(second.framework, second.variant, upstream))
   const apps = { a: started.get(a)!, b: started.get(b)! }
   try {
-    await load(apps.a, 1)
-    await load(apps.b, 1)
+    await load(apps.a, options.warmup)
+    await load(apps.b, options.warmup)
     const samples = { a: [] as { rate: number; cpuMicros: number }[], b: [] as { rate: number; cpuMicros: number }[] }
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
@@ -58,12 +67,12 @@ async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex:
  * rounds cancel the machine's drift, and across trials the luck of each process's memory layout (which
  * makes two identical processes differ by up to ±5 % for their whole life) averages out.
  */
-async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: { trials: number; rounds: number; seconds: number }): Promise<PairedRatios> {
+async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
   const trials: PairedRatios[] = []
   for (let i = 0; i < options.trials; i++) trials.push(await trial(a, b, upstream, i, options))
   const ratios = { rate: median(trials.map((t) => t.rate)), cpu: median(trials.map((t) => t.cpu)) }
   const list = (values: number[]) => values.map((v) => v.toFixed(3)).join(' ')
-  console.log(`\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s)`)
+  console.log(`\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s after ${options.warmup} s of warm-up)`)
   console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${list(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${list(trials.map((t) => t.cpu))})`)
   return ratios
 }
@@ -74,7 +83,7 @@ async function comparePaired(title: string, a: Contestant, b: Contestant, upstre
  * First, the same comparison between two identical bare Fastify apps: that ratio should be 1, and how far
  * it lands from 1 is the noise floor of the others on this machine.
  */
-export async function benchFrameworks(options: { trials: number; rounds: number; seconds: number; frameworks?: readonly Framework[] }): Promise<{ noise: PairedRatios; frameworks: Partial<Record<Framework, PairedRatios>> }> {
+export async function benchFrameworks(options: FrameworkBenchOptions & { frameworks?: readonly Framework[] }): Promise<{ noise: PairedRatios; frameworks: Partial<Record<Framework, PairedRatios>> }> {
   const { origin: upstream, child: upstreamProcess } = await startBenchUpstream()
   pinToCpu(process.pid, 1)
   const noise = await comparePaired('noise floor: two identical bare Fastify apps', { label: 'bare app', framework: 'fastify', variant: 'bare' }, { label: 'its twin', framework: 'fastify', variant: 'bare' }, upstream, options)

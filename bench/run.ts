@@ -21,6 +21,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 1)
 // Frameworks: trials (fresh app processes each) × short paired rounds; the per-pair ratios spread by ±10 % on a shared machine.
 const frameworkTrials = Number(process.env.BENCH_TRIALS ?? 7)
 const frameworkRounds = Number(process.env.BENCH_FRAMEWORK_ROUNDS ?? 8)
+const frameworkWarmup = Number(process.env.BENCH_WARMUP ?? 1)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
 const allocationRequests = Number(process.env.BENCH_ALLOCATION ?? 20_000)
 const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as ('fastify' | 'express' | 'koa')[]
@@ -32,7 +33,7 @@ if (chosen.includes('fetch')) {
   summary.push(`createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`)
 }
 if (chosen.includes('frameworks')) {
-  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, frameworks })
+  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, warmup: frameworkWarmup, frameworks })
   summary.push(`noise floor, two identical apps: ${noise.rate.toFixed(3)} by req/s, ${noise.cpu.toFixed(3)} by app CPU per request (1 when the machine is quiet)`)
   for (const [framework, ratio] of Object.entries(ratios)) summary.push(`${framework} route, scoped fetch / bare fetch: ${ratio.rate.toFixed(3)} by req/s, ${ratio.cpu.toFixed(3)} by app CPU per request (target ≥ 0.95)`)
 }
