@@ -40,8 +40,8 @@ export class RequestScopes {
   readonly #serverTimeouts: ServerTimeouts | null
   readonly #tunedServers = new WeakSet<Server>()
   #lastTuned: Server | null = null
-  /** The prototype of the last object served: the getters are known to be on its chain. */
-  #servedPrototype: object | null = null
+  /** The prototype of the last object served (null too): the getters are known to be on its chain. Until then undefined. */
+  #servedPrototype: object | null | undefined = undefined
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
   #closing: Promise<void> | null = null
 
