@@ -1,7 +1,7 @@
 /**
  * `pnpm bench [fetch|frameworks|fast-path|soak|allocation …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds, reporting medians and ratios. Speed lives here, never in the tests.
- * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_SOAK and BENCH_ALLOCATION trade
+ * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
 import os from 'node:os'
