@@ -1,13 +1,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import v8 from 'node:v8'
-import vm from 'node:vm'
-import { startUpstream } from '@staleguard/lab'
+import { exposeGc, startUpstream } from '@staleguard/lab'
 import type { Dispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
 
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
+const gc = exposeGc()
 
 describe('the abort function a caller keeps', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>

@@ -1,14 +1,11 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import v8 from 'node:v8'
-import vm from 'node:vm'
-import { UUID_V4, incomingExchange } from '@staleguard/lab'
+import { UUID_V4, exposeGc, incomingExchange } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
 import { createRequestScopes } from './request-scopes.js'
 
-v8.setFlagsFromString('--expose-gc')
-/** V8's own collector; `{ type: 'minor' }` runs only a young-generation collection (a scavenge). */
-const gc = vm.runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void
+const gc = exposeGc()
 
 /** Bytes in V8's young and old generations (not the large-object spaces). */
 const heapUsed = (): number =>

@@ -8,3 +8,4 @@ export { runBursts, errorCode, type BurstPlan, type BurstResult } from './bursts
 export { plainFetchClient, seedFixClient, fetchClient, requestClient, type LabClient, type LabRequest } from './clients.js'
 export { startHop, runWorkload, HOP_IDLE_MS, HOP_DESCRIPTIONS, type Hop, type HopKind, type Workload, type WorkloadResult } from './scenarios.js'
 export { incomingExchange, UUID_V4, type IncomingExchange } from './incoming.js'
+export { exposeGc, type CollectGarbage } from './gc.js'
