@@ -38,7 +38,7 @@ interface Contestant {
 
 /** One trial: both apps started fresh, then alternating autocannon runs; the medians of per-pair ratios (b over a). */
 async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: FrameworkBenchOptions): Promise<PairedRatios> {
-  // Which app starts first alternates too: where a process lands in memory makes identical apps differ by a few %.
+  // Which app starts first alternates too, so neither side always gets the first (or the later) start.
   const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
   const started = new Map<Contestant, BenchApp>()
   started.set(first, await startBenchApp(first.framework, first.variant, upstream))
@@ -64,8 +64,8 @@ async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex:
 
 /**
  * Two apps compared over several trials, each with a fresh pair of processes: within a trial the paired
- * rounds cancel the machine's drift, and across trials the luck of each process's memory layout (which
- * makes two identical processes differ by up to ±5 % for their whole life) averages out.
+ * rounds cancel the machine's drift, and across trials what still moves two identical processes apart
+ * (±3–6 % from trial to trial, with or without address-space randomization) averages out.
  */
 async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
   const trials: PairedRatios[] = []

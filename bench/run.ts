@@ -9,6 +9,7 @@ import { benchAllocation } from './allocation.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
 import { benchFrameworks } from './frameworks.js'
+import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
 const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation'] as const
@@ -24,7 +25,7 @@ const frameworkRounds = Number(process.env.BENCH_FRAMEWORK_ROUNDS ?? 8)
 const frameworkWarmup = Number(process.env.BENCH_WARMUP ?? 1)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
 const allocationRequests = Number(process.env.BENCH_ALLOCATION ?? 20_000)
-const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as ('fastify' | 'express' | 'koa')[]
+const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as Framework[]
 
 console.log(`staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`)
 const summary: string[] = []
