@@ -44,28 +44,39 @@ class IncomingOf {
   }
 }
 
+/**
+ * One request the way the Express and Koa middleware serve it, with a large object graph under it: the
+ * bytes of the young and old generations that a minor collection after its response still finds in use.
+ */
+async function bytesKeptAfterOneRequest(scopes: ReturnType<typeof createRequestScopes>): Promise<number> {
+  const { req, res, close } = await incomingExchange()
+  // Start from an empty young generation, so what is allocated next is young at the collection below.
+  gc({ type: 'minor' })
+  gc({ type: 'minor' })
+  const before = heapUsed()
+  ;(() => {
+    const instance = new FrameworkRequest(req, res, objectGraph())
+    scopes.serve(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
+    expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(UUID_V4)
+  })()
+  res.end('done')
+  await once(res, 'close')
+  gc({ type: 'minor' })
+  const kept = heapUsed() - before
+  close()
+  return kept
+}
+
 describe('scope accessors', () => {
   it('let a finished request be collected young, though its scope is kept in a WeakMap keyed by it', async () => {
     const scopes = createRequestScopes({ installGlobal: false })
-    const { req, res, close } = await incomingExchange()
-    // Start from an empty young generation, so what is allocated next is young at the collection below.
-    gc({ type: 'minor' })
-    gc({ type: 'minor' })
-    const before = heapUsed()
-    ;(() => {
-      const instance = new FrameworkRequest(req, res, objectGraph())
-      // What the Express and Koa middleware do per request.
-      scopes.serve(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
-      expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(UUID_V4)
-    })()
-    res.end('done')
-    await once(res, 'close')
+    // The first request runs every code path for the first time, and V8 keeps the bytecode and feedback it
+    // makes for them (old generation, up to a few hundred KB): only the second one is measured.
+    await bytesKeptAfterOneRequest(scopes)
     // The scope (the WeakMap's value) must not lead back to its key once the response is over: V8's
     // scavenger then keeps the key alive, and with it the whole finished request, into the old generation.
-    gc({ type: 'minor' })
-    const kept = heapUsed() - before
-    expect(kept).toBeLessThan(150_000)
-    close()
+    // A scope that leads back keeps about 900 KB here; one that lets go, about 35 KB (270 KB seen once under CI load).
+    expect(await bytesKeptAfterOneRequest(scopes)).toBeLessThan(300_000)
     await scopes.close()
   })
 })
