@@ -1,14 +1,14 @@
 /**
  * `pnpm bench [fetch|frameworks|fast-path|soak|allocation …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds, reporting medians and ratios. Speed lives here, never in the tests.
- * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SOAK and BENCH_ALLOCATION trade
+ * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
 import os from 'node:os'
 import { benchAllocation } from './allocation.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
-import { benchFrameworks } from './frameworks.js'
+import { type FrameworkRatios, benchFrameworks } from './frameworks.js'
 import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
@@ -23,6 +23,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 1)
 const frameworkTrials = Number(process.env.BENCH_TRIALS ?? 7)
 const frameworkRounds = Number(process.env.BENCH_FRAMEWORK_ROUNDS ?? 8)
 const frameworkWarmup = Number(process.env.BENCH_WARMUP ?? 1)
+const sharedTrials = Number(process.env.BENCH_SHARED_TRIALS ?? 3)
 const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
 const allocationRequests = Number(process.env.BENCH_ALLOCATION ?? 20_000)
 const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as Framework[]
@@ -34,9 +35,11 @@ if (chosen.includes('fetch')) {
   summary.push(`createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`)
 }
 if (chosen.includes('frameworks')) {
-  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, warmup: frameworkWarmup, frameworks })
-  summary.push(`noise floor, two identical apps: ${noise.rate.toFixed(3)} by req/s, ${noise.cpu.toFixed(3)} by app CPU per request (1 when the machine is quiet)`)
-  for (const [framework, ratio] of Object.entries(ratios)) summary.push(`${framework} route, scoped fetch / bare fetch: ${ratio.rate.toFixed(3)} by req/s, ${ratio.cpu.toFixed(3)} by app CPU per request (target ≥ 0.95)`)
+  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, warmup: frameworkWarmup, sharedTrials, frameworks })
+  const both = ({ alternating, shared }: FrameworkRatios) =>
+    `${alternating.rate.toFixed(3)} by req/s, ${alternating.cpu.toFixed(3)} by app CPU per request` + (shared ? `; sharing one CPU ${shared.rate.toFixed(3)} by req/s, ${shared.cpu.toFixed(3)} by CPU` : '')
+  summary.push(`noise floor, two identical apps: ${both(noise)} (1 when the machine is quiet)`)
+  for (const [framework, ratio] of Object.entries(ratios)) summary.push(`${framework} route, scoped fetch / bare fetch: ${both(ratio)} (target ≥ 0.95)`)
 }
 if (chosen.includes('fast-path')) {
   const r = await benchFastPath({ rounds, perRound, inFlight: 32 })
