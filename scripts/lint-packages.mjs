@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Proves each published package loads for Node 20 CommonJS and ESM users and ships the types they resolve:
 // publint checks package.json against the files, @arethetypeswrong/cli checks the types under every
-// module resolution mode, and a smoke test imports and requires the built files.
+// module resolution mode, no member marked @internal ships in the types, and a smoke test imports and
+// requires the built files.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -18,6 +19,10 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   console.log(`\n== ${pkg.name}`)
   execFileSync(bin('publint'), ['--strict', '--pack', 'npm'], { cwd: path, stdio: 'inherit' })
   execFileSync(bin('attw'), ['--pack', '.', '--profile', 'node16'], { cwd: path, stdio: 'inherit' })
+  for (const file of readdirSync(join(path, 'dist')).filter((name) => /\.d\.c?ts$/.test(name))) {
+    // Members marked @internal are the packages' own wiring (stripInternal removes them with their comment).
+    if (readFileSync(join(path, 'dist', file), 'utf8').includes('@internal')) throw new Error(`${pkg.name}: dist/${file} ships a member marked @internal`)
+  }
   const esm = `import * as m from '${pkg.name}'; if (Object.keys(m).length === 0) throw new Error('empty ESM export')`
   const cjs = `const m = require('${pkg.name}'); if (Object.keys(m).length === 0) throw new Error('empty CJS export')`
   execFileSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: path, stdio: 'inherit' })

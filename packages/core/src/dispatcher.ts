@@ -3,7 +3,7 @@ import { type StaleguardCounters, addCounters, emptyCounters } from './counters.
 import { toCallbackHandler } from './handler-bridge.js'
 import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from './options.js'
 import { OriginState } from './origin-state.js'
-import { type DispatchScope, type RetryTarget, SafeRetryHandler } from './safe-retry-handler.js'
+import { type DispatchScope, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './socket-pairing.js'
 
 export interface OriginStats extends StaleguardCounters {
@@ -27,10 +27,10 @@ const MAX_IDLE_ORIGINS = 1_000
 
 /**
  * An undici Dispatcher: an Agent whose per-origin pools retire idle sockets before the upstream forgets
- * them, wrapped by one {@link SafeRetryHandler} per request. Use it as `fetch(url, { dispatcher })`, with
+ * them, wrapped by one safe-retry handler per request. Use it as `fetch(url, { dispatcher })`, with
  * `undici.request`, or as the global dispatcher.
  */
-export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
+export class StaleguardDispatcher extends Dispatcher {
   readonly #options: StaleguardOptions
   readonly #agent: Agent
   readonly #origins = new Map<string, OriginState>()
@@ -59,7 +59,10 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
     return this[kDispatchInScope](options, handler, undefined)
   }
 
-  /** Dispatch on behalf of an incoming request (framework adapters), so logs and diagnostics name it. */
+  /**
+   * Dispatch on behalf of an incoming request (framework adapters), so logs and diagnostics name it.
+   * @internal
+   */
   [kDispatchInScope](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: DispatchScope | undefined): boolean {
     const origin = this.#originFor(options.origin)
     // Without a usable origin let undici produce its own validation error through the handler.
@@ -74,6 +77,7 @@ export class StaleguardDispatcher extends Dispatcher implements RetryTarget {
   /**
    * Retries go on a connection opened for them alone: the pool could hand back another socket that has
    * been idle as long as the one that just died.
+   * @internal
    */
   dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void {
     const client = new PairingClient(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
