@@ -8,7 +8,12 @@ async function cpuOf(app: BenchApp): Promise<number> {
 }
 
 /** One autocannon run against an app: requests per second, and the app's CPU µs per request. */
-async function load(app: BenchApp, seconds: number): Promise<{ rate: number; cpuMicros: number }> {
+interface LoadResult {
+  readonly rate: number
+  readonly cpuMicros: number
+}
+
+async function load(app: BenchApp, seconds: number): Promise<LoadResult> {
   const before = await cpuOf(app)
   const result = await autocannon({ url: `${app.origin}/items`, connections: 32, duration: seconds })
   const cpu = (await cpuOf(app)) - before
@@ -42,37 +47,48 @@ interface Contestant {
   readonly variant: string
 }
 
-/** Both apps of a trial, started fresh; which one starts first alternates too, so neither side always gets the first (or the later) start. */
-async function startPair(a: Contestant, b: Contestant, upstream: string, trialIndex: number): Promise<readonly [BenchApp, BenchApp]> {
+/**
+ * Runs `measure` on both apps of a trial, started fresh and stopped after; which one starts first
+ * alternates too, so neither side always gets the first (or the later) start.
+ */
+async function withPair<T>(a: Contestant, b: Contestant, upstream: string, trialIndex: number, measure: (appA: BenchApp, appB: BenchApp) => Promise<T>): Promise<T> {
   const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
   const started = new Map<Contestant, BenchApp>()
-  started.set(first, await startBenchApp(first.framework, first.variant, upstream))
-  started.set(second, await startBenchApp(second.framework, second.variant, upstream))
-  return [started.get(a)!, started.get(b)!]
+  try {
+    started.set(first, await startBenchApp(first.framework, first.variant, upstream))
+    started.set(second, await startBenchApp(second.framework, second.variant, upstream))
+    return await measure(started.get(a)!, started.get(b)!)
+  } finally {
+    for (const app of started.values()) app.child.disconnect()
+  }
 }
+
+/** B against A in one round: requests per second of B over A's, CPU per request of A over B's (higher is better for B). */
+const ratioOf = (ra: LoadResult, rb: LoadResult): PairedRatios => ({ rate: rb.rate / ra.rate, cpu: ra.cpuMicros / rb.cpuMicros })
+
+/** The median of each figure over a list of ratios. */
+const mediansOf = (ratios: readonly PairedRatios[]): PairedRatios => ({ rate: median(ratios.map((r) => r.rate)), cpu: median(ratios.map((r) => r.cpu)) })
 
 const listRatios = (values: readonly number[]): string => values.map((v) => v.toFixed(3)).join(' ')
 
 /** One trial: both apps started fresh, then alternating autocannon runs; the medians of per-pair ratios (b over a). */
 async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: FrameworkBenchOptions): Promise<PairedRatios> {
-  const [appA, appB] = await startPair(a, b, upstream, trialIndex)
-  const apps = { a: appA, b: appB }
-  try {
-    await load(apps.a, options.warmup)
-    await load(apps.b, options.warmup)
-    const samples = { a: [] as { rate: number; cpuMicros: number }[], b: [] as { rate: number; cpuMicros: number }[] }
+  return withPair(a, b, upstream, trialIndex, async (appA, appB) => {
+    await load(appA, options.warmup)
+    await load(appB, options.warmup)
+    const pairs: PairedRatios[] = []
     for (let round = 0; round < options.rounds; round++) {
-      const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
-      for (const which of order) samples[which].push(await load(apps[which], options.seconds))
+      // A B, then B A: neither side always runs first in a pair.
+      if (round % 2 === 0) {
+        const ra = await load(appA, options.seconds)
+        pairs.push(ratioOf(ra, await load(appB, options.seconds)))
+      } else {
+        const rb = await load(appB, options.seconds)
+        pairs.push(ratioOf(await load(appA, options.seconds), rb))
+      }
     }
-    return {
-      rate: median(samples.b.map((s, i) => s.rate / samples.a[i]!.rate)),
-      cpu: median(samples.b.map((s, i) => samples.a[i]!.cpuMicros / s.cpuMicros)),
-    }
-  } finally {
-    apps.a.child.disconnect()
-    apps.b.child.disconnect()
-  }
+    return mediansOf(pairs)
+  })
 }
 
 /**
@@ -83,29 +99,24 @@ async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex:
  * ratios (b over a), for the caller to pool.
  */
 async function sharedTrial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, warmup: number): Promise<PairedRatios[]> {
-  const apps = await startPair(a, b, upstream, trialIndex)
-  try {
+  return withPair(a, b, upstream, trialIndex, async (appA, appB) => {
     const both = async (seconds: number) => {
-      const [ra, rb] = await Promise.all([load(apps[0], seconds), load(apps[1], seconds)])
-      return { rate: rb.rate / ra.rate, cpu: ra.cpuMicros / rb.cpuMicros }
+      const [ra, rb] = await Promise.all([load(appA, seconds), load(appB, seconds)])
+      return ratioOf(ra, rb)
     }
     await both(warmup)
     const ratios: PairedRatios[] = []
     for (let round = 0; round < SHARED_ROUNDS; round++) ratios.push(await both(SHARED_SECONDS))
     return ratios
-  } finally {
-    apps[0].child.disconnect()
-    apps[1].child.disconnect()
-  }
+  })
 }
 
 async function compareShared(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
   const trials: PairedRatios[][] = []
   for (let i = 0; i < options.sharedTrials; i++) trials.push(await sharedTrial(a, b, upstream, i, options.warmup))
-  const rounds = trials.flat()
-  const ratios = { rate: median(rounds.map((r) => r.rate)), cpu: median(rounds.map((r) => r.cpu)) }
+  const ratios = mediansOf(trials.flat())
   console.log(`\n${title}, both loaded at once on one CPU  (${options.sharedTrials} trials × ${SHARED_ROUNDS} rounds × ${SHARED_SECONDS} s, 32 connections each)`)
-  console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => median(t.map((r) => r.rate))))}), ${ratios.cpu.toFixed(3)} by app CPU per request`)
+  console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => mediansOf(t).rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request`)
   return ratios
 }
 
@@ -130,7 +141,7 @@ async function compareBothWays(title: string, a: Contestant, b: Contestant, upst
 async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
   const trials: PairedRatios[] = []
   for (let i = 0; i < options.trials; i++) trials.push(await trial(a, b, upstream, i, options))
-  const ratios = { rate: median(trials.map((t) => t.rate)), cpu: median(trials.map((t) => t.cpu)) }
+  const ratios = mediansOf(trials)
   console.log(`\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s after ${options.warmup} s of warm-up)`)
   console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${listRatios(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${listRatios(trials.map((t) => t.cpu))})`)
   return ratios
@@ -138,9 +149,10 @@ async function comparePaired(title: string, a: Contestant, b: Contestant, upstre
 
 /**
  * For each framework, the same route calling the upstream through the scoped fetch and through bare
- * fetch with an equivalent Agent, each app in its own process, autocannon alternating between them.
- * First, the same comparison between two identical bare Fastify apps: that ratio should be 1, and how far
- * it lands from 1 is the noise floor of the others on this machine.
+ * fetch with an equivalent Agent, each app in its own process: autocannon alternating between them, then
+ * (unless `sharedTrials` is 0) loading both at once on one CPU. First, the same comparisons between two
+ * identical bare Fastify apps: their ratios should be 1, and how far they land from 1 is the noise floor of
+ * the others on this machine.
  */
 export async function benchFrameworks(options: FrameworkBenchOptions & { frameworks?: readonly Framework[] }): Promise<{ noise: FrameworkRatios; frameworks: Partial<Record<Framework, FrameworkRatios>> }> {
   const { origin: upstream, child: upstreamProcess } = await startBenchUpstream()

@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [fetch|frameworks|fast-path|soak|allocation …]`: the benchmarks, each comparing side by side in one run
- * with alternating rounds, reporting medians and ratios. Speed lives here, never in the tests.
+ * with alternating rounds (the frameworks one also with both sides loaded at once), reporting medians and ratios. Speed lives here, never in the tests.
  * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
