@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { exposeGc, startUpstream } from '@staleguard/lab'
+import { type Upstream, exposeGc, startUpstream } from '@staleguard/lab'
 import type { Dispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
@@ -7,7 +7,7 @@ import { createDispatcher } from './dispatcher.js'
 const gc = exposeGc()
 
 describe('the abort function a caller keeps', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let upstream: Upstream
   beforeAll(async () => {
     upstream = await startUpstream()
   })

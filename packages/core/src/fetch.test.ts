@@ -1,10 +1,10 @@
-import { startUpstream } from '@staleguard/lab'
+import { type Upstream, startUpstream } from '@staleguard/lab'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
 import { createFetch } from './fetch.js'
 
 describe('createFetch', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let upstream: Upstream
   beforeAll(async () => {
     upstream = await startUpstream()
   })

@@ -1,4 +1,4 @@
-import { startUpstream } from '@staleguard/lab'
+import { type Upstream, startUpstream } from '@staleguard/lab'
 import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
@@ -9,7 +9,7 @@ const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
 const slots = globalThis as unknown as Record<symbol, unknown>
 
 describe('installGlobalDispatcher', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let upstream: Upstream
   let original: { v1: unknown; v2: unknown }
   beforeAll(async () => {
     upstream = await startUpstream()

@@ -1,4 +1,4 @@
-import { startUpstream } from '@staleguard/lab'
+import { type Upstream, startUpstream } from '@staleguard/lab'
 import { fetch as undiciFetch, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from './dispatcher.js'
@@ -10,7 +10,7 @@ import { createDispatcher } from './dispatcher.js'
  * connection, for the built-in fetch, the npm undici fetch and undici.request.
  */
 describe('socket pairing', () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let upstream: Upstream
   beforeAll(async () => {
     upstream = await startUpstream()
   })
