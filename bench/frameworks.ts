@@ -7,12 +7,12 @@ async function cpuOf(app: BenchApp): Promise<number> {
   return (await askApp(app.child, 'cpu', isCpuReply)).cpu
 }
 
-/** One autocannon run against an app: requests per second, and the app's CPU µs per request. */
 interface LoadResult {
   readonly rate: number
   readonly cpuMicros: number
 }
 
+/** One autocannon run against an app: requests per second, and the app's CPU µs per request. */
 async function load(app: BenchApp, seconds: number): Promise<LoadResult> {
   const before = await cpuOf(app)
   const result = await autocannon({ url: `${app.origin}/items`, connections: 32, duration: seconds })
