@@ -1,5 +1,5 @@
-import { idleLimitBelow } from '../intermediaries.js'
-import { type IdleEnd, ProbeConnection, type ProbeTarget } from './http-exchange.js'
+import { idleLimitBelow } from '../config/intermediaries.js'
+import { type IdleEnd, ProbeConnection, type ProbeTarget } from './probe-connection.js'
 
 export interface ProbeOptions {
   /** Shortest idle time to try, ms. Default 1000. */

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
-import { type StaleguardDispatcher, dispatcherFrom } from './dispatcher.js'
-import type { StaleguardOptions } from './options.js'
+import { type StaleguardDispatcher, dispatcherFrom } from '../dispatch/staleguard-dispatcher.js'
+import type { StaleguardOptions } from '../config/options.js'
 
 /** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
 export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeof globalThis.fetch & {

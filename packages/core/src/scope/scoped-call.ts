@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { CallbackHandler } from './handler-bridge.js'
+import type { CallbackHandler } from '../dispatch/handler-bridge.js'
 
 /** Where calls check in and out: the request scope, which may abort them (disconnect, timeout) meanwhile. */
 export interface CallScope {

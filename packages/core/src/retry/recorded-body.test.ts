@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RecordedBody } from './replayable-body.js'
+import { RecordedBody } from './recorded-body.js'
 
 async function collect(iterable: AsyncIterable<unknown>, limit = Number.POSITIVE_INFINITY): Promise<string> {
   let text = ''

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { IdleLimitLearner } from './idle-limit.js'
+import { IdleLimitLearner } from './idle-limit-learner.js'
 
 describe('IdleLimitLearner', () => {
   it('halves the idle time of a stale failure and never rises above the configured limit', () => {

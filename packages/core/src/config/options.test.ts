@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createDispatcher } from './dispatcher.js'
+import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { idleLimitBelow } from './intermediaries.js'
 import { StaleguardOptionError, resolveOriginOptions } from './options.js'
 

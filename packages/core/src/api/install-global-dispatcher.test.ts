@@ -1,8 +1,8 @@
 import { type Upstream, startUpstream } from '@staleguard/lab'
 import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDispatcher } from './dispatcher.js'
-import { installGlobalDispatcher } from './global-dispatcher.js'
+import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { installGlobalDispatcher } from './install-global-dispatcher.js'
 
 const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
 const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')

@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import { startFaultProxy, startUpstream } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
 import { STALEGUARD_CHANNELS, type EvictEvent, type IdleLimitEvent, type RetryEvent, type StaleFailureEvent } from './events.js'
-import { createFetch } from './fetch.js'
+import { createFetch } from '../api/create-fetch.js'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 

@@ -1,7 +1,7 @@
 import type { buildConnector } from 'undici'
 import { type Intermediary, INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS, idleLimitBelow } from './intermediaries.js'
-import { IDEMPOTENT_METHODS } from './request-safety.js'
-import type { RetryBudgetSettings } from './retry-budget.js'
+import { IDEMPOTENT_METHODS } from '../retry/request-safety.js'
+import type { RetryBudgetSettings } from '../retry/retry-budget.js'
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests in the window, 0–1. Default 0.2. */

@@ -1,10 +1,10 @@
 import { Agent, Dispatcher, Pool } from 'undici'
-import { type StaleguardCounters, addCounters, emptyCounters } from './counters.js'
+import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
 import { toCallbackHandler } from './handler-bridge.js'
-import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from './options.js'
+import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from '../config/options.js'
 import { OriginState } from './origin-state.js'
 import { type DispatchScope, SafeRetryHandler } from './safe-retry-handler.js'
-import { PairingClient, createPairingClient } from './socket-pairing.js'
+import { PairingClient, createPairingClient } from './pairing-client.js'
 
 export interface OriginStats extends StaleguardCounters {
   readonly origin: string

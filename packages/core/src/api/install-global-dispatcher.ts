@@ -1,6 +1,6 @@
 import { type Dispatcher, setGlobalDispatcher } from 'undici'
-import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from './dispatcher.js'
-import type { StaleguardOptions } from './options.js'
+import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import type { StaleguardOptions } from '../config/options.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
   readonly dispatcher: D

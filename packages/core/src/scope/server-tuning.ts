@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
-import { type Intermediary, INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS } from './intermediaries.js'
-import { StaleguardOptionError } from './options.js'
+import { type Intermediary, INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS } from '../config/intermediaries.js'
+import { StaleguardOptionError } from '../config/options.js'
 
 /**
  * The other half of the pairing. Behind a load balancer, the app's own server must keep idle connections

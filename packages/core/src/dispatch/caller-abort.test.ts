@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { type Upstream, exposeGc, startUpstream } from '@staleguard/lab'
 import type { Dispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDispatcher } from './dispatcher.js'
+import { createDispatcher } from './staleguard-dispatcher.js'
 
 const gc = exposeGc()
 

@@ -3,7 +3,7 @@ import http from 'node:http'
 import v8 from 'node:v8'
 import { UUID_V4, exposeGc, incomingExchange } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
-import { createRequestScopes } from './request-scopes.js'
+import { createRequestScopes } from './app-installation.js'
 
 const gc = exposeGc()
 

@@ -1,13 +1,13 @@
 import type { Dispatcher } from 'undici'
-import { type RetryDecision, attachDiagnostics, explain } from './diagnostics.js'
-import { type StaleFailureFacts, type StaleguardLogger, reportRetry, reportStaleFailure } from './events.js'
+import { type RetryDecision, attachDiagnostics, explain } from '../observe/diagnostics.js'
+import { type StaleFailureFacts, type StaleguardLogger, reportRetry, reportStaleFailure } from '../observe/events.js'
 import type { CallbackHandler } from './handler-bridge.js'
 import type { OriginState, TrackedSocket } from './origin-state.js'
-import { RecordedBody } from './replayable-body.js'
-import { type BodyReplay, classifyBody, hasIdempotencyKey } from './request-safety.js'
-import type { CallScope } from './scoped-call.js'
-import { type PairingClient, type PairsWithClient, kPairWithClient } from './socket-pairing.js'
-import { hasStaleSocketShape } from './stale-errors.js'
+import { RecordedBody } from '../retry/recorded-body.js'
+import { type BodyReplay, classifyBody, hasIdempotencyKey } from '../retry/request-safety.js'
+import type { CallScope } from '../scope/scoped-call.js'
+import { type PairingClient, type PairsWithClient, kPairWithClient } from './pairing-client.js'
+import { hasStaleSocketShape } from '../retry/stale-errors.js'
 
 /** The incoming request an upstream call is made for, when a framework adapter knows it; calls enter and leave it. */
 export interface DispatchScope extends CallScope {

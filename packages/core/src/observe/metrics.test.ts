@@ -1,7 +1,7 @@
 import { startFaultProxy, startUpstream } from '@staleguard/lab'
 import * as promClient from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { createFetch } from './fetch.js'
+import { createFetch } from '../api/create-fetch.js'
 import { formatPrometheusMetrics, registerPromClientMetrics, STALEGUARD_METRICS } from './metrics.js'
 
 describe('metrics', () => {

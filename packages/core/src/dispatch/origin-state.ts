@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net'
 import { buildConnector } from 'undici'
-import { type StaleguardCounters, emptyCounters } from './counters.js'
-import { type EvictEvent, reportEviction, reportIdleLimit } from './events.js'
-import { type IdleLimitChange, IdleLimitLearner } from './idle-limit.js'
-import type { ResolvedOriginOptions } from './options.js'
-import { RetryBudget } from './retry-budget.js'
-import { trackSocket } from './socket-pairing.js'
+import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
+import { type EvictEvent, reportEviction, reportIdleLimit } from '../observe/events.js'
+import { type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
+import type { ResolvedOriginOptions } from '../config/options.js'
+import { RetryBudget } from '../retry/retry-budget.js'
+import { trackSocket } from './pairing-client.js'
 
 /** What staleguard knows about one connection: how often it was used and since when it has been idle. */
 export class TrackedSocket {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { IncomingRequest, RequestScope } from './request-scope.js'
-import type { RequestScopes } from './request-scopes.js'
+import type { RequestScopes } from './app-installation.js'
 
 /**
  * `req.fetch` / `ctx.fetch` and `req.staleguard` / `ctx.staleguard` for frameworks whose request objects

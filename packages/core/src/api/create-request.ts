@@ -1,6 +1,6 @@
 import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, dispatcherFrom, isScopeAware } from './dispatcher.js'
-import type { StaleguardOptions } from './options.js'
+import { type StaleguardDispatcher, createDispatcher, dispatcherFrom, isScopeAware } from '../dispatch/staleguard-dispatcher.js'
+import type { StaleguardOptions } from '../config/options.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
 export type StaleguardRequestOptions<TOpaque = null> = Omit<NonNullable<Parameters<typeof undiciRequest<TOpaque>>[1]>, 'dispatcher'>

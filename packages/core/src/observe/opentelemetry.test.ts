@@ -4,7 +4,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { startFaultProxy, startUpstream } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
-import { createFetch } from './fetch.js'
+import { createFetch } from '../api/create-fetch.js'
 
 describe('with @opentelemetry/instrumentation-undici', () => {
   it('shows each attempt as its own HTTP client span, and staleguard adds no tracer of its own', async () => {

@@ -2,8 +2,8 @@ import { once } from 'node:events'
 import { type Upstream, UUID_V4, incomingExchange, startUpstream } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getStaleguardDiagnostics } from './diagnostics.js'
-import { createRequestScopes } from './request-scopes.js'
+import { getStaleguardDiagnostics } from '../observe/diagnostics.js'
+import { createRequestScopes } from './app-installation.js'
 
 function causeNames(error: unknown): string[] {
   const names: string[] = []

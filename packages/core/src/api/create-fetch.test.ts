@@ -1,7 +1,7 @@
 import { type Upstream, startUpstream } from '@staleguard/lab'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
-import { createDispatcher } from './dispatcher.js'
-import { createFetch } from './fetch.js'
+import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { createFetch } from './create-fetch.js'
 
 describe('createFetch', () => {
   let upstream: Upstream

@@ -1,7 +1,7 @@
 import { type Upstream, startUpstream } from '@staleguard/lab'
 import { fetch as undiciFetch, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDispatcher } from './dispatcher.js'
+import { createDispatcher } from './staleguard-dispatcher.js'
 
 /**
  * The canary for the undici behaviour staleguard leans on: a Client calls `onConnect` right before it writes

@@ -1,4 +1,4 @@
-import { type DispatchHeaders, readHeader } from './request-headers.js'
+import { type DispatchHeaders, readHeader } from '../http/request-headers.js'
 
 /** RFC 9110 §9.2.2 idempotent methods, plus QUERY (idempotent by definition, undici 8.6 retries it too). */
 export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']
