@@ -1,10 +1,13 @@
-export { createDispatcher, StaleguardDispatcher, type OriginStats, type StaleguardStats } from './dispatch/staleguard-dispatcher.js'
+export { createDispatcher, StaleguardDispatcher } from './dispatch/staleguard-dispatcher.js'
+export type { OriginStats, StaleguardStats } from './observe/stats.js'
 export { installGlobalDispatcher, type GlobalDispatcherInstallation } from './api/install-global-dispatcher.js'
 export { createFetch, type StaleguardFetch } from './api/create-fetch.js'
 export { createRequest, request, type StaleguardRequest, type StaleguardRequestOptions } from './api/create-request.js'
 export { isStaleSocketError } from './retry/stale-errors.js'
-export { getStaleguardDiagnostics, type RetryDecision, type StaleguardDiagnostics } from './observe/diagnostics.js'
+export { getStaleguardDiagnostics, type StaleguardDiagnostics } from './observe/diagnostics.js'
+export type { RetryDecision } from './retry/retry-decision.js'
 export {
+  IDEMPOTENT_METHODS,
   StaleguardOptionError,
   type OriginOptions,
   type RetryBudgetOptions,
@@ -12,7 +15,6 @@ export {
   type StaleguardOptions,
 } from './config/options.js'
 export { INTERMEDIARY_IDLE_TIMEOUTS, idleLimitBelow, type Intermediary } from './config/intermediaries.js'
-export { IDEMPOTENT_METHODS } from './retry/request-safety.js'
 export type { StaleguardCounters } from './observe/counters.js'
 export {
   STALEGUARD_CHANNELS,

@@ -1,7 +1,8 @@
 import type { buildConnector } from 'undici'
 import { type Intermediary, INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS, idleLimitBelow } from './intermediaries.js'
-import { IDEMPOTENT_METHODS } from '../retry/request-safety.js'
-import type { RetryBudgetSettings } from '../retry/retry-budget.js'
+
+/** RFC 9110 §9.2.2 idempotent methods, plus QUERY (idempotent by definition, undici 8.6 retries it too). */
+export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests in the window, 0–1. Default 0.2. */
@@ -50,6 +51,12 @@ export interface OriginOptions {
 export interface StaleguardOptions extends OriginOptions {
   /** Per-origin overrides, keyed by origin (`https://api.example.com`). Each option replaces the global one. */
   origins?: Record<string, OriginOptions>
+}
+
+export interface RetryBudgetSettings {
+  readonly ratio: number
+  readonly minRetries: number
+  readonly windowMs: number
 }
 
 export interface ResolvedRetry {

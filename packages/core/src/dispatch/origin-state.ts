@@ -5,24 +5,7 @@ import { type EvictEvent, reportEviction, reportIdleLimit } from '../observe/eve
 import { type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
 import { RetryBudget } from '../retry/retry-budget.js'
-import { trackSocket } from './pairing-client.js'
-
-/** What staleguard knows about one connection: how often it was used and since when it has been idle. */
-export class TrackedSocket {
-  readonly socket: Socket
-  readonly origin: OriginState
-  /** Requests written on this socket so far. */
-  requests = 0
-  busy = false
-  idleSince: number
-  retireTimer: NodeJS.Timeout | null = null
-
-  constructor(socket: Socket, origin: OriginState, now: number) {
-    this.socket = socket
-    this.origin = origin
-    this.idleSince = now
-  }
-}
+import { TrackedSocket, trackSocket } from './tracked-socket.js'
 
 /**
  * Per-origin bookkeeping that outlives undici's pools (the Agent drops a pool once all its sockets have
@@ -78,12 +61,13 @@ export class OriginState {
   }
 
   /**
-   * A reused socket idle for `idleMs` died before any response byte. Its siblings idle about as long are
-   * almost surely dead too (sockets pooled by one burst go idle within milliseconds of each other), so every
-   * socket idle at least half as long, or past the newly learned limit, is closed now: the next requests
-   * after this idle gap must not each discover a dead socket.
+   * A reused socket idle for `idleMs` died before any response byte: it is counted and learned from, and
+   * its siblings go too. Siblings idle about as long are almost surely dead (sockets pooled by one burst go
+   * idle within milliseconds of each other), so every socket idle at least half as long, or past the newly
+   * learned limit, is closed now: the next requests after this idle gap must not each discover a dead socket.
    */
-  onStaleSocket(failed: TrackedSocket, idleMs: number, now: number): void {
+  recordStaleFailure(failed: TrackedSocket, idleMs: number, now: number): void {
+    this.counters.staleFailures++
     const change = this.#learner?.onStaleFailure(idleMs, now)
     const threshold = Math.min(idleMs / 2, this.idleLimitMs)
     this.#evictIdle(threshold, now, failed, 'stale-failure')
@@ -143,7 +127,7 @@ export class OriginState {
   }
 
   #adopt(socket: Socket): void {
-    const record = new TrackedSocket(socket, this, performance.now())
+    const record = new TrackedSocket(socket, performance.now())
     this.counters.socketsOpened++
     this.sockets.add(record)
     trackSocket(record)

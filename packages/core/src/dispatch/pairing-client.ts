@@ -1,5 +1,5 @@
 import { Client, type Dispatcher, type buildConnector } from 'undici'
-import type { TrackedSocket } from './origin-state.js'
+import { type TrackedSocket, trackedSocketOf } from './tracked-socket.js'
 
 /**
  * undici does not tell a handler which socket carried its request. What it does, with one request at a time
@@ -18,13 +18,6 @@ export interface PairsWithClient {
   [kPairWithClient](client: PairingClient): void
 }
 
-const tracked = new WeakMap<object, TrackedSocket>()
-
-/** Called by the origin's connector for each socket it opens. */
-export function trackSocket(record: TrackedSocket): void {
-  tracked.set(record.socket, record)
-}
-
 export class PairingClient extends Client {
   /** The socket this Client writes on now (it holds one at a time, and replaces it after a close). */
   socket: TrackedSocket | null = null
@@ -36,7 +29,7 @@ export class PairingClient extends Client {
       ...options,
       connect: (connectOptions, callback) => {
         connect(connectOptions, (...result) => {
-          if (result[0] === null && self !== null) self.socket = tracked.get(result[1]) ?? null
+          if (result[0] === null && self !== null) self.socket = trackedSocketOf(result[1])
           callback(...result)
         })
       },

@@ -1,25 +1,25 @@
 import type { Dispatcher } from 'undici'
-import { type RetryDecision, attachDiagnostics, explain } from '../observe/diagnostics.js'
-import { type StaleFailureFacts, type StaleguardLogger, reportRetry, reportStaleFailure } from '../observe/events.js'
-import type { CallbackHandler } from './handler-bridge.js'
-import type { OriginState, TrackedSocket } from './origin-state.js'
+import { attachDiagnostics, explain } from '../observe/diagnostics.js'
+import { type StaleFailureFacts, reportRetry, reportStaleFailure } from '../observe/events.js'
 import { RecordedBody } from '../retry/recorded-body.js'
 import { type BodyReplay, classifyBody, hasIdempotencyKey } from '../retry/request-safety.js'
-import type { CallScope } from '../scope/scoped-call.js'
-import { type PairingClient, type PairsWithClient, kPairWithClient } from './pairing-client.js'
+import { type RetryDecision, classifyFailure, retryDecisionFor } from '../retry/retry-decision.js'
 import { hasStaleSocketShape } from '../retry/stale-errors.js'
+import type { DispatchScope } from './call-scope.js'
+import type { CallbackHandler } from './handler-bridge.js'
+import type { OriginState } from './origin-state.js'
+import { type PairingClient, type PairsWithClient, kPairWithClient } from './pairing-client.js'
+import type { TrackedSocket } from './tracked-socket.js'
 
-/** The incoming request an upstream call is made for, when a framework adapter knows it; calls enter and leave it. */
-export interface DispatchScope extends CallScope {
-  readonly requestId: string | undefined
-  readonly logger: StaleguardLogger | undefined
-}
-
-/** What a handler needs from the dispatcher that owns it. */
-export interface RetryTarget {
+/**
+ * What a handler is handed by the dispatcher that owns it, as undici's RetryHandler is handed `dispatch`:
+ * a way to send an attempt on a new connection, and whether that is still allowed.
+ */
+export interface RetryConnections {
+  /** Sends an attempt on a connection opened for it alone. */
+  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void
   /** Closing or destroyed: no new connection may be opened for a retry. */
-  readonly closed: boolean
-  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void
+  isClosing(): boolean
 }
 
 /**
@@ -29,7 +29,7 @@ export interface RetryTarget {
  * `onConnect`, the response of the attempt that succeeded, or the final error with diagnostics attached.
  */
 export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
-  readonly #target: RetryTarget
+  readonly #connections: RetryConnections
   readonly #origin: OriginState
   readonly #downstream: CallbackHandler
   readonly #scope: DispatchScope | undefined
@@ -39,7 +39,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   /** Options for the first attempt (the recorded body stands in for a one-shot iterable). */
   readonly firstAttemptOptions: Dispatcher.DispatchOptions
 
-  #attempts = 1
+  /** The attempt running now, 1-based. */
+  #attempt = 1
   /** The Client the current attempt was handed to: its socket carries the attempt. */
   #client: PairingClient | null = null
   #abortAttempt: ((reason?: Error) => void) | null = null
@@ -55,8 +56,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #finished = false
   #link: { handler: SafeRetryHandler | null } | null = null
 
-  constructor(target: RetryTarget, origin: OriginState, options: Dispatcher.DispatchOptions, downstream: CallbackHandler, scope: DispatchScope | undefined) {
-    this.#target = target
+  constructor(connections: RetryConnections, origin: OriginState, options: Dispatcher.DispatchOptions, downstream: CallbackHandler, scope: DispatchScope | undefined) {
+    this.#connections = connections
     this.#origin = origin
     this.#downstream = downstream
     this.#scope = scope
@@ -133,7 +134,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   onBodySent(chunkSize: number, totalBytesSent: number): void {
     // A retry sends the body again; the caller's progress counts one upload.
-    if (this.#attempts === 1) this.#downstream.onBodySent?.(chunkSize, totalBytesSent)
+    if (this.#attempt === 1) this.#downstream.onBodySent?.(chunkSize, totalBytesSent)
   }
 
   onRequestSent(): void {
@@ -147,7 +148,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#responseStarted = true
       // No replay from here on, but the upload may still be running: servers answer before reading it all.
       this.#body?.stopRecording()
-      if (this.#attempts > 1) this.#origin.counters.retriesSucceeded++
+      if (this.#attempt > 1) this.#origin.counters.retriesSucceeded++
       if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
     }
     return this.#downstream.onHeaders?.(statusCode, headers, resume, statusText) ?? true
@@ -192,29 +193,35 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   }
 
   #decide(error: Error, failed: TrackedSocket | null): RetryDecision {
-    if (this.#aborted) return 'aborted'
-    // The body's own source failed (a proxied upload whose client went away reports ECONNRESET too): not the socket.
-    if (this.#body !== null && this.#body.failure !== undefined) return 'body-failed'
-    if (!hasStaleSocketShape(error)) return 'not-stale'
-    if (!this.#reused || failed === null) return 'fresh-connection'
-    // Partial headers count: `bytesRead` moving since the request was written means the server answered.
-    if (this.#responseStarted || failed.socket.bytesRead > this.#bytesReadAtStart) return 'response-started'
+    // 1. What the failure is, from what this attempt saw.
+    const kind = classifyFailure({
+      aborted: this.#aborted,
+      bodyFailed: this.#body !== null && this.#body.failure !== undefined,
+      staleSocketError: hasStaleSocketShape(error),
+      reused: this.#reused && failed !== null,
+      // Partial headers count: `bytesRead` moving since the request was written means the server answered.
+      responseStarted: this.#responseStarted || (failed !== null && failed.socket.bytesRead > this.#bytesReadAtStart),
+    })
+    if (kind !== 'stale') return kind
 
+    // 2. What a stale failure teaches the origin, whatever happens to this request: it is counted, the idle
+    // limit learns from it, and the idle sockets that must be as dead are closed.
     const now = performance.now()
-    this.#origin.counters.staleFailures++
-    this.#origin.onStaleSocket(failed, this.#idleMs ?? 0, now)
+    // (`stale` means a reused socket, so `failed` is that socket.)
+    this.#origin.recordStaleFailure(failed as TrackedSocket, this.#idleMs ?? 0, now)
 
-    const retry = this.#origin.options.retry
-    if (retry === null) return 'retry-disabled'
-    if (this.#attempts > retry.maxRetries) return 'retries-exhausted'
-    if (!this.#mayBeReplayed()) return 'not-idempotent'
-    if (this.#bodyReplay === 'stream' || this.#bodyReplay === 'too-large') return 'body-not-replayable'
-    if (this.#target.closed) return 'dispatcher-closed'
-    if (this.#origin.budget !== null && !this.#origin.budget.tryTakeRetry(now)) {
-      this.#origin.counters.retriesDeniedByBudget++
-      return 'budget-exhausted'
-    }
-    return 'retried'
+    // 3. Whether it may go again.
+    const budget = this.#origin.budget
+    const decision = retryDecisionFor({
+      retry: this.#origin.options.retry,
+      attempt: this.#attempt,
+      safeToSendTwice: this.#mayBeReplayed(),
+      body: this.#bodyReplay,
+      closing: this.#connections.isClosing(),
+      takeFromBudget: () => budget === null || budget.tryTakeRetry(now),
+    })
+    if (decision === 'budget-exhausted') this.#origin.counters.retriesDeniedByBudget++
+    return decision
   }
 
   #mayBeReplayed(): boolean {
@@ -225,17 +232,17 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   #retry(error: Error): void {
     const idleMs = this.#idleMs
-    this.#attempts++
+    this.#attempt++
     this.#origin.counters.retries++
     this.#reused = false
     this.#idleMs = null
     this.#responseStarted = false
     reportRetry(
-      { origin: this.#origin.key, method: this.#method(), path: this.#options.path, idleMs, attempt: this.#attempts, requestId: this.#scope?.requestId, error },
+      { origin: this.#origin.key, method: this.#method(), path: this.#options.path, idleMs, attempt: this.#attempt, requestId: this.#scope?.requestId, error },
       this.#scope?.logger,
     )
     const options = this.#body === null ? this.#options : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
-    this.#target.dispatchOnNewConnection(this.#origin, options, this)
+    this.#connections.dispatchOnNewConnection(this.#origin, options, this as Dispatcher.DispatchHandler)
   }
 
   #facts(error: Error, retryDecision: RetryDecision): StaleFailureFacts {
@@ -245,7 +252,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       path: this.#options.path,
       reused: this.#reused,
       idleMs: this.#idleMs,
-      attempts: this.#attempts,
+      attempt: this.#attempt,
       staleSocketError: hasStaleSocketShape(error),
       retryDecision,
       requestId: this.#scope?.requestId,

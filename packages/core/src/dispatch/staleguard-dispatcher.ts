@@ -1,25 +1,12 @@
 import { Agent, Dispatcher, Pool } from 'undici'
 import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
+import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import { type StaleguardOptions, normalizeOriginKey, resolveOriginOptions, validateOptions } from '../config/options.js'
 import { OriginState } from './origin-state.js'
-import { type DispatchScope, SafeRetryHandler } from './safe-retry-handler.js'
+import type { DispatchScope } from './call-scope.js'
+import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
-
-export interface OriginStats extends StaleguardCounters {
-  readonly origin: string
-  /** Sockets currently open to this origin. */
-  readonly openSockets: number
-  /** Idle time after which sockets are retired now (learned, or configured). */
-  readonly idleLimitMs: number
-  /** The limit learned from stale failures, or null when the configured one is in force. */
-  readonly learnedIdleLimitMs: number | null
-}
-
-export interface StaleguardStats extends StaleguardCounters {
-  readonly openSockets: number
-  readonly origins: Readonly<Record<string, OriginStats>>
-}
 
 const kDispatchInScope = Symbol.for('staleguard.dispatchInScope')
 /** Origins whose sockets are all gone are forgotten beyond this many, their counters kept in the totals. */
@@ -38,6 +25,11 @@ export class StaleguardDispatcher extends Dispatcher {
   readonly #newConnectionClients = new Set<PairingClient>()
   readonly #forgotten: StaleguardCounters = emptyCounters()
   #closed = false
+  /** Handed to every request's handler: how it retries, without a way back into the rest of the dispatcher. */
+  readonly #retryConnections: RetryConnections = {
+    dispatchOnNewConnection: (origin, options, handler) => this.#dispatchOnNewConnection(origin, options, handler),
+    isClosing: () => this.#closed,
+  }
   #lastOriginText: string | null = null
   #lastOrigin: OriginState | null = null
 
@@ -70,19 +62,18 @@ export class StaleguardDispatcher extends Dispatcher {
     origin.counters.requests++
     origin.inFlight++
     origin.budget?.recordRequest(performance.now())
-    const safe = new SafeRetryHandler(this, origin, options, toCallbackHandler(handler), scope)
+    const safe = new SafeRetryHandler(this.#retryConnections, origin, options, toCallbackHandler(handler), scope)
     return this.#agent.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
   /**
    * Retries go on a connection opened for them alone: the pool could hand back another socket that has
    * been idle as long as the one that just died.
-   * @internal
    */
-  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: SafeRetryHandler): void {
+  #dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
     const client = new PairingClient(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
     this.#newConnectionClients.add(client)
-    client.dispatch(options, handler as Dispatcher.DispatchHandler)
+    client.dispatch(options, handler)
     // Close once that one request is done; the socket is not kept.
     client.close().finally(() => this.#newConnectionClients.delete(client))
   }
@@ -151,8 +142,8 @@ export class StaleguardDispatcher extends Dispatcher {
     return {
       keepAliveTimeout,
       keepAliveMaxTimeout,
-      ...(headersTimeout === undefined ? {} : { headersTimeout }),
-      ...(bodyTimeout === undefined ? {} : { bodyTimeout }),
+      headersTimeout,
+      bodyTimeout,
       // One request per socket at a time: reuse and idle time are then facts about a whole socket.
       pipelining: 1,
       allowH2: false,

@@ -1,3 +1,5 @@
+import type { RetryDecision } from '../retry/retry-decision.js'
+
 /**
  * What staleguard knows about a request that failed, attached to the error the caller receives.
  *
@@ -5,32 +7,6 @@
  * `catch` code keeps working; the diagnostics ride on the cause under a registered symbol and are read
  * with {@link getStaleguardDiagnostics}.
  */
-export type RetryDecision =
-  /** The failure was retried on a new connection (seen in events; a caller only sees it if the retry failed too). */
-  | 'retried'
-  /** Not a stale-socket error (refused, DNS, TLS, timeout, HTTP error…): nothing to do with idle sockets. */
-  | 'not-stale'
-  /** The socket was new; a failure there may mean the server received the request, so it is not replayed. */
-  | 'fresh-connection'
-  /** Response bytes had arrived before the failure: the server processed the request. */
-  | 'response-started'
-  /** Method not safe to send twice and no Idempotency-Key header. */
-  | 'not-idempotent'
-  /** The body was a stream (or larger than maxReplayBodyBytes) and is gone once sent. */
-  | 'body-not-replayable'
-  /** The caller aborted. */
-  | 'aborted'
-  /** The retry budget for this origin was spent: the upstream is failing too often for retries to help. */
-  | 'budget-exhausted'
-  /** This request already used its retries. */
-  | 'retries-exhausted'
-  /** Retries are switched off (`retry: false`). */
-  | 'retry-disabled'
-  /** The dispatcher was closing, so no new connection could be opened for a retry. */
-  | 'dispatcher-closed'
-  /** The request body's own source failed (an upload being proxied was cut): the socket is not to blame. */
-  | 'body-failed'
-
 export interface StaleguardDiagnostics {
   readonly origin: string
   readonly method: string
@@ -39,8 +15,8 @@ export interface StaleguardDiagnostics {
   readonly reused: boolean
   /** How long that socket had been idle before this request, in ms (null when the socket was never reached). */
   readonly idleMs: number | null
-  /** Attempts made, the failed one included. */
-  readonly attempts: number
+  /** The attempt that failed, 1-based: also the attempts made, that one included. */
+  readonly attempt: number
   /** The error looks like a dead pooled socket (ECONNRESET, EPIPE, UND_ERR_SOCKET). */
   readonly staleSocketError: boolean
   /** Why the last failure was, or was not, retried. */
@@ -93,5 +69,5 @@ export function explain(d: Omit<StaleguardDiagnostics, 'explanation'>): string {
   const advice = d.reused
     ? ' A hop on the path closed the idle connection first: set upstreamIdleTimeout (or an upstream preset) so sockets retire before it.'
     : ''
-  return `${where} failed on ${socket} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}; ${REASONS[d.retryDecision]}.${advice}`
+  return `${where} failed on ${socket} after ${d.attempt} attempt${d.attempt === 1 ? '' : 's'}; ${REASONS[d.retryDecision]}.${advice}`
 }

@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
-import type { RetryDecision, StaleguardDiagnostics } from './diagnostics.js'
+import type { RetryDecision } from '../retry/retry-decision.js'
+import type { StaleguardDiagnostics } from './diagnostics.js'
 
 /**
  * Everything staleguard does that an operator may want to see goes out through here, once: to
@@ -89,7 +90,7 @@ export function reportStaleFailure(facts: StaleFailureFacts, logger: StaleguardL
     path: facts.path,
     reused: facts.reused,
     idleMs: facts.idleMs,
-    attempt: facts.attempts,
+    attempt: facts.attempt,
     retryDecision: facts.retryDecision,
     requestId: facts.requestId,
     error: facts.error,

@@ -1,4 +1,4 @@
-import type { OriginStats, StaleguardStats } from '../dispatch/staleguard-dispatcher.js'
+import type { OriginStats, StaleguardStats } from './stats.js'
 
 /**
  * The metric catalogue, once: the Prometheus text helper and the prom-client collector both read it, so

@@ -1,8 +1,5 @@
 import { type DispatchHeaders, readHeader } from '../http/request-headers.js'
 
-/** RFC 9110 §9.2.2 idempotent methods, plus QUERY (idempotent by definition, undici 8.6 retries it too). */
-export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']
-
 /**
  * A request carrying `Idempotency-Key` (or the older `X-Idempotency-Key`) promises the server deduplicates
  * it, which is what makes re-sending a POST or PATCH safe (the same rule as Go's net/http).

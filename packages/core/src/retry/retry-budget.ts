@@ -1,3 +1,5 @@
+import type { RetryBudgetSettings } from '../config/options.js'
+
 /**
  * A retry budget in the style of Envoy and Finagle: retries may be at most `ratio` of the requests seen
  * over a sliding window, but never fewer than `minRetries` per window, so a quiet service can still
@@ -8,11 +10,6 @@
  */
 const BUCKETS = 10
 
-export interface RetryBudgetSettings {
-  readonly ratio: number
-  readonly minRetries: number
-  readonly windowMs: number
-}
 
 export class RetryBudget {
   readonly #settings: RetryBudgetSettings

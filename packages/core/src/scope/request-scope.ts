@@ -6,11 +6,11 @@ import { isScopeAware, kDispatchInScope } from '../dispatch/staleguard-dispatche
 import { fetchVia } from '../api/create-fetch.js'
 import type { StaleguardLogger } from '../observe/events.js'
 import { toCallbackHandler } from '../dispatch/handler-bridge.js'
-import { type AbortableCall, ScopedCall } from './scoped-call.js'
+import { ScopedCall } from './scoped-call.js'
 import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from '../api/create-request.js'
 import { StaleguardOptionError } from '../config/options.js'
 import { type DispatchHeaders, flatHeadersIfAbsent, withHeadersIfAbsent } from '../http/request-headers.js'
-import type { DispatchScope } from '../dispatch/safe-retry-handler.js'
+import type { AbortableCall, DispatchScope } from '../dispatch/call-scope.js'
 
 export interface RequestScopeOptions {
   /** Header that carries the incoming request's id upstream. Default `x-request-id`; `false` sends none. */

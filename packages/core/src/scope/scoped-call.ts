@@ -1,16 +1,6 @@
 import type { Duplex } from 'node:stream'
+import type { AbortableCall, CallScope } from '../dispatch/call-scope.js'
 import type { CallbackHandler } from '../dispatch/handler-bridge.js'
-
-/** Where calls check in and out: the request scope, which may abort them (disconnect, timeout) meanwhile. */
-export interface CallScope {
-  enter(call: AbortableCall): void
-  leave(call: AbortableCall): void
-}
-
-/** A call the scope can abort: staleguard's own handler, or the wrapper for a borrowed dispatcher. */
-export interface AbortableCall {
-  abort(reason: Error): void
-}
 
 /** For a dispatcher that is not staleguard's: just enough of a handler to abort the call and know its end. */
 export class ScopedCall implements CallbackHandler, AbortableCall {

@@ -1,0 +1,30 @@
+import type { Socket } from 'node:net'
+
+/** What staleguard knows about one connection: how often it was used and since when it has been idle. */
+export class TrackedSocket {
+  readonly socket: Socket
+  /** Requests written on this socket so far. */
+  requests = 0
+  busy = false
+  idleSince: number
+  retireTimer: NodeJS.Timeout | null = null
+
+  constructor(socket: Socket, now: number) {
+    this.socket = socket
+    this.idleSince = now
+  }
+}
+
+/**
+ * The record of every socket an origin's connector opened, found from the socket itself: the connector
+ * (origin state) writes it, the pairing client reads it when its connection comes up.
+ */
+const records = new WeakMap<Socket, TrackedSocket>()
+
+export function trackSocket(record: TrackedSocket): void {
+  records.set(record.socket, record)
+}
+
+export function trackedSocketOf(socket: Socket): TrackedSocket | null {
+  return records.get(socket) ?? null
+}

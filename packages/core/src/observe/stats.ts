@@ -1,0 +1,18 @@
+import type { StaleguardCounters } from './counters.js'
+
+/** One origin's counters and its sockets now, as `stats()` reports them. */
+export interface OriginStats extends StaleguardCounters {
+  readonly origin: string
+  /** Sockets currently open to this origin. */
+  readonly openSockets: number
+  /** Idle time after which sockets are retired now (learned, or configured). */
+  readonly idleLimitMs: number
+  /** The limit learned from stale failures, or null when the configured one is in force. */
+  readonly learnedIdleLimitMs: number | null
+}
+
+/** A dispatcher's counters in total, and per origin. */
+export interface StaleguardStats extends StaleguardCounters {
+  readonly openSockets: number
+  readonly origins: Readonly<Record<string, OriginStats>>
+}

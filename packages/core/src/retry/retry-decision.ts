@@ -1,0 +1,87 @@
+import type { ResolvedRetry } from '../config/options.js'
+import type { BodyReplay } from './request-safety.js'
+
+/**
+ * Whether an attempt that failed is sent again, decided in two stages with the origin's bookkeeping between
+ * them (see `SafeRetryHandler#decide`): first what the failure is, from facts alone; then, for a stale
+ * failure only, the limits on sending it again.
+ */
+export type RetryDecision =
+  /** The failure was retried on a new connection (seen in events; a caller only sees it if the retry failed too). */
+  | 'retried'
+  /** Not a stale-socket error (refused, DNS, TLS, timeout, HTTP error…): nothing to do with idle sockets. */
+  | 'not-stale'
+  /** The socket was new; a failure there may mean the server received the request, so it is not replayed. */
+  | 'fresh-connection'
+  /** Response bytes had arrived before the failure: the server processed the request. */
+  | 'response-started'
+  /** Method not safe to send twice and no Idempotency-Key header. */
+  | 'not-idempotent'
+  /** The body was a stream (or larger than maxReplayBodyBytes) and is gone once sent. */
+  | 'body-not-replayable'
+  /** The caller aborted. */
+  | 'aborted'
+  /** The retry budget for this origin was spent: the upstream is failing too often for retries to help. */
+  | 'budget-exhausted'
+  /** This request already used its retries. */
+  | 'retries-exhausted'
+  /** Retries are switched off (`retry: false`). */
+  | 'retry-disabled'
+  /** The dispatcher was closing, so no new connection could be opened for a retry. */
+  | 'dispatcher-closed'
+  /** The request body's own source failed (an upload being proxied was cut): the socket is not to blame. */
+  | 'body-failed'
+
+/** What the handler saw of an attempt that failed. */
+export interface FailedAttempt {
+  /** The caller or the request scope aborted the request. */
+  readonly aborted: boolean
+  /** The request body's own source threw (a proxied upload whose client went away reports ECONNRESET too). */
+  readonly bodyFailed: boolean
+  /** The error has a stale-socket shape (ECONNRESET, EPIPE, UND_ERR_SOCKET, `socket hang up`). */
+  readonly staleSocketError: boolean
+  /** The attempt was written on a socket that had carried an earlier request. */
+  readonly reused: boolean
+  /** Any response byte had arrived, partial headers included: the server answered, so it processed the request. */
+  readonly responseStarted: boolean
+}
+
+/** What a failure is: `stale` is a dead reused socket before any response byte, the one failure worth a retry. */
+export type FailureKind = Extract<RetryDecision, 'aborted' | 'body-failed' | 'not-stale' | 'fresh-connection' | 'response-started'> | 'stale'
+
+/** Stage one, pure: the order matters, each answer hides the ones below it. */
+export function classifyFailure(attempt: FailedAttempt): FailureKind {
+  if (attempt.aborted) return 'aborted'
+  if (attempt.bodyFailed) return 'body-failed'
+  if (!attempt.staleSocketError) return 'not-stale'
+  // A failure on a new connection may mean the server received the request: never replayed.
+  if (!attempt.reused) return 'fresh-connection'
+  if (attempt.responseStarted) return 'response-started'
+  return 'stale'
+}
+
+/** What limits sending a stale failure again. */
+export interface RetryLimits {
+  /** The origin's retry settings, or null when retries are off. */
+  readonly retry: ResolvedRetry | null
+  /** Attempts made so far, the failed one included. */
+  readonly attempt: number
+  /** The method is safe to send twice, or the request carries an Idempotency-Key. */
+  readonly safeToSendTwice: boolean
+  readonly body: BodyReplay
+  /** The dispatcher is closing: no new connection may be opened. */
+  readonly closing: boolean
+  /** Takes one retry from the origin's budget, if it has one to give. */
+  readonly takeFromBudget: () => boolean
+}
+
+/** Stage two, for a stale failure: the first limit that says no, or `retried`. The budget is asked last, so a retry another limit refuses spends none of it. */
+export function retryDecisionFor(limits: RetryLimits): RetryDecision {
+  if (limits.retry === null) return 'retry-disabled'
+  if (limits.attempt > limits.retry.maxRetries) return 'retries-exhausted'
+  if (!limits.safeToSendTwice) return 'not-idempotent'
+  if (limits.body === 'stream' || limits.body === 'too-large') return 'body-not-replayable'
+  if (limits.closing) return 'dispatcher-closed'
+  if (!limits.takeFromBudget()) return 'budget-exhausted'
+  return 'retried'
+}
