@@ -5,14 +5,17 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
 export default defineConfig({
   resolve: {
-    alias: {
-      '@staleguard/core': src('./packages/core/src/index.ts'),
-      '@staleguard/fastify': src('./packages/fastify/src/index.ts'),
-      '@staleguard/express': src('./packages/express/src/index.ts'),
-      '@staleguard/koa': src('./packages/koa/src/index.ts'),
-      '@staleguard/lab': src('./test/lab/src/index.ts'),
-      '@staleguard/example-shared': src('./examples/shared/behind-nginx.ts'),
-    },
+    // Exact names: a package's subpath (`@staleguard/core/adapter`) is a file of its own, not a path below the entry.
+    alias: Object.entries({
+      '@staleguard/core': './packages/core/src/index.ts',
+      '@staleguard/core/adapter': './packages/core/src/adapter.ts',
+      '@staleguard/fastify': './packages/fastify/src/index.ts',
+      '@staleguard/express': './packages/express/src/index.ts',
+      '@staleguard/koa': './packages/koa/src/index.ts',
+      '@staleguard/lab': './test/lab/src/index.ts',
+      '@staleguard/lab/vitest': './test/lab/src/vitest.ts',
+      '@staleguard/example-shared': './examples/shared/behind-nginx.ts',
+    }).map(([name, path]) => ({ find: new RegExp(`^${name.replaceAll('/', '\\/')}$`), replacement: src(path) })),
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],

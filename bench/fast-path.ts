@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createRequestScopes } from '@staleguard/core'
+import { createAppInstallation } from '@staleguard/core/adapter'
 import { type Contender, compare, pinToCpu, startBenchUpstream } from './harness.js'
 
 /**
@@ -11,7 +11,7 @@ import { type Contender, compare, pinToCpu, startBenchUpstream } from './harness
 export async function benchFastPath(options: { rounds: number; perRound: number; inFlight: number }): Promise<{ ratio: number; cpuRatio: number }> {
   const { origin, child } = await startBenchUpstream()
   pinToCpu(process.pid, 0)
-  const scopes = createRequestScopes({ installGlobal: false })
+  const installation = createAppInstallation({ installGlobal: false })
   // A real incoming request whose response stays open while the calls run, as in a handler.
   const server = http.createServer()
   server.listen(0, '127.0.0.1')
@@ -20,7 +20,7 @@ export async function benchFastPath(options: { rounds: number; perRound: number;
   const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
   client.on('error', () => {})
   const [req, res] = await incoming
-  const scope = scopes.open(res, { headers: req.headers, requestId: 'bench' })
+  const scope = installation.openScope(res, { headers: req.headers, requestId: 'bench' })
   const url = `${origin}/items`
   const contenders: [Contender, Contender] = [
     { name: 'ctx.fetch', send: () => scope.fetch(url).then((r) => r.arrayBuffer()) },
@@ -30,7 +30,7 @@ export async function benchFastPath(options: { rounds: number; perRound: number;
   res.end()
   client.destroy()
   server.close()
-  await scopes.close()
+  await installation.close()
   child.disconnect()
   return result
 }

@@ -6,7 +6,8 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createFetch, createRequest, createRequestScopes } from '@staleguard/core'
+import { createFetch, createRequest } from '@staleguard/core'
+import { createAppInstallation } from '@staleguard/core/adapter'
 import { Agent, request } from 'undici'
 import { startBenchUpstream, throughput } from './harness.js'
 
@@ -16,14 +17,14 @@ const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000 })
 const staleguardFetch = createFetch()
 const staleguardRequest = createRequest()
 // A real incoming request kept open, for the scoped variants (what handlers call).
-const scopes = createRequestScopes({ installGlobal: false })
+const installation = createAppInstallation({ installGlobal: false })
 const server = http.createServer()
 server.listen(0, '127.0.0.1')
 await once(server, 'listening')
 const incoming = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
 http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).on('error', () => {})
 const [req, res] = await incoming
-const scope = scopes.open(res, { headers: req.headers })
+const scope = installation.openScope(res, { headers: req.headers })
 const clients: Record<string, () => Promise<unknown>> = {
   scopedFetch: () => scope.fetch(origin + '/items').then((r) => r.arrayBuffer()),
   scopedRequest: () => scope.request(origin + '/items').then((r) => r.body.arrayBuffer()),
@@ -39,5 +40,5 @@ console.log(`${which}: ${rate.rate.toFixed(0)} req/s, ${rate.cpuMicros.toFixed(1
 res.end()
 server.closeAllConnections()
 server.close()
-await Promise.all([agent.close(), staleguardFetch.dispatcher.close(), staleguardRequest.dispatcher.close(), scopes.close()])
+await Promise.all([agent.close(), staleguardFetch.dispatcher.close(), staleguardRequest.dispatcher.close(), installation.close()])
 child.disconnect()

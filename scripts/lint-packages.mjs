@@ -23,9 +23,14 @@ for (const dir of readdirSync(join(root, 'packages'))) {
     // Members marked @internal are the packages' own wiring (stripInternal removes them with their comment).
     if (readFileSync(join(path, 'dist', file), 'utf8').includes('@internal')) throw new Error(`${pkg.name}: dist/${file} ships a member marked @internal`)
   }
-  const esm = `import * as m from '${pkg.name}'; if (Object.keys(m).length === 0) throw new Error('empty ESM export')`
-  const cjs = `const m = require('${pkg.name}'); if (Object.keys(m).length === 0) throw new Error('empty CJS export')`
-  execFileSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: path, stdio: 'inherit' })
-  execFileSync(process.execPath, ['-e', cjs], { cwd: path, stdio: 'inherit' })
-  console.log(`${pkg.name}: ESM import and CommonJS require both load`)
+  // Every entry point (`.`, and subpaths such as `@staleguard/core/adapter`), both ways.
+  const entries = Object.keys(pkg.exports ?? { '.': null }).filter((key) => key !== './package.json')
+  for (const entry of entries) {
+    const specifier = entry === '.' ? pkg.name : `${pkg.name}/${entry.slice(2)}`
+    const esm = `import * as m from '${specifier}'; if (Object.keys(m).length === 0) throw new Error('empty ESM export')`
+    const cjs = `const m = require('${specifier}'); if (Object.keys(m).length === 0) throw new Error('empty CJS export')`
+    execFileSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: path, stdio: 'inherit' })
+    execFileSync(process.execPath, ['-e', cjs], { cwd: path, stdio: 'inherit' })
+  }
+  console.log(`${pkg.name}: ESM import and CommonJS require both load (${entries.join(', ')})`)
 }

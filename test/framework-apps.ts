@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { RequestScopesOptions, StaleguardRequestScope, StaleguardStats } from '@staleguard/core'
+import type { StaleguardRequestScope, StaleguardStats } from '@staleguard/core'
+import type { AppInstallationOptions } from '@staleguard/core/adapter'
 import { fastifyStaleguard } from '@staleguard/fastify'
 import { staleguard as expressStaleguard } from '@staleguard/express'
 import { staleguard as koaStaleguard } from '@staleguard/koa'
@@ -77,7 +78,7 @@ function callFrom(query: Record<string, unknown>, method: string, headers: Recor
   return { url: String(query.url), method, body: method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : String(body ?? ''), headers: forwarded }
 }
 
-export interface AppOptions extends RequestScopesOptions {
+export interface AppOptions extends AppInstallationOptions {
   /** A pino logger for the framework (Fastify's logger, pino-http for Express, ctx.log for Koa). */
   readonly logger?: import('pino').Logger
 }

@@ -1,5 +1,11 @@
 import base from '../../tsup.config.base.js'
 
-// The library and the `staleguard` CLI (bin: dist/cli.js); types only for the library, without the members
-// marked @internal (the dispatcher's hooks for its own handler and for request scopes).
-export default { ...base, entry: ['src/index.ts', 'src/cli.ts'], dts: { entry: 'src/index.ts', compilerOptions: { stripInternal: true } } }
+// The library, its adapter-authors' entry and the `staleguard` CLI (bin: dist/cli.js); types for the two
+// library entries, without the members marked @internal. Split into shared chunks, so that the entries
+// share one copy of each module (and of its state) in CommonJS as in ESM.
+export default {
+  ...base,
+  entry: ['src/index.ts', 'src/adapter.ts', 'src/cli.ts'],
+  splitting: true,
+  dts: { entry: ['src/index.ts', 'src/adapter.ts'], compilerOptions: { stripInternal: true } },
+}

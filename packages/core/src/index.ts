@@ -24,9 +24,7 @@ export {
   type StaleFailureEvent,
   type StaleguardLogger,
 } from './observe/events.js'
-export { createRequestScopes, RequestScopes, type RequestScopesOptions, type ScopeControls } from './scope/app-installation.js'
-export { bindRequestScopes, defineScopeAccessors, hasScopeAccessors, type DescribeIncoming } from './scope/scope-accessors.js'
-export { RequestScope, type IncomingRequest, type RequestScopeOptions, type StaleguardRequestScope } from './scope/request-scope.js'
+export type { StaleguardRequestScope } from './scope/request-scope.js'
 export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './scope/server-tuning.js'
 export { formatReport as formatProbeReport } from './probe/report-text.js'
 export { probeIdleLimit, type ProbeObservation, type ProbeOptions, type ProbeOutcome, type ProbeProgress, type ProbeReport } from './probe/probe-idle-limit.js'

@@ -1,14 +1,9 @@
 import { type IncomingHttpHeaders, IncomingMessage, type ServerResponse } from 'node:http'
-import {
-  type RequestScopesOptions,
-  type ScopeControls,
-  type StaleguardLogger,
-  type StaleguardRequestScope,
-  createRequestScopes,
-} from '@staleguard/core'
+import type { StaleguardLogger, StaleguardRequestScope } from '@staleguard/core'
+import { type AppInstallationOptions, type ScopeControls, createAppInstallation } from '@staleguard/core/adapter'
 import type { NextFunction, Request, Response } from 'express'
 
-export type ExpressStaleguardOptions = RequestScopesOptions
+export type ExpressStaleguardOptions = AppInstallationOptions
 
 declare global {
   namespace Express {
@@ -62,9 +57,9 @@ function sharedRequestPrototype(req: Request): object {
 
 /** `app.use(staleguard(options))`: `req.fetch` in every later handler. */
 export function staleguard(options?: ExpressStaleguardOptions): StaleguardMiddleware {
-  const scopes = createRequestScopes(options)
-  return scopes.withControls((req: Request, _res: Response, next: NextFunction): void => {
-    scopes.serve(req, req, sharedRequestPrototype, describeRequest)
+  const installation = createAppInstallation(options)
+  return installation.withControls((req: Request, _res: Response, next: NextFunction): void => {
+    installation.bindRequest(req, req, sharedRequestPrototype, describeRequest)
     next()
   })
 }

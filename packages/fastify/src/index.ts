@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http'
-import { type RequestScope, type RequestScopes, type RequestScopesOptions, type StaleguardRequestScope, type StaleguardStats, createRequestScopes } from '@staleguard/core'
+import type { StaleguardRequestScope, StaleguardStats } from '@staleguard/core'
+import { type AppInstallation, type AppInstallationOptions, type RequestScope, createAppInstallation } from '@staleguard/core/adapter'
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-export type FastifyStaleguardOptions = RequestScopesOptions
+export type FastifyStaleguardOptions = AppInstallationOptions
 
 /** `app.staleguard`: the dispatcher the plugin uses and its counters. */
 export interface FastifyStaleguard {
-  readonly dispatcher: RequestScopes['dispatcher']
+  readonly dispatcher: AppInstallation['dispatcher']
   stats(): StaleguardStats | undefined
 }
 
@@ -35,15 +36,15 @@ interface ScopedRequest extends FastifyRequest {
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
 const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyInstance, options, done) => {
-  const scopes = createRequestScopes(Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))))
-  scopes.tuneServer(app.server)
+  const installation = createAppInstallation(Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))))
+  installation.tuneServer(app.server)
 
-  app.decorate('staleguard', { dispatcher: scopes.dispatcher, stats: () => scopes.stats() })
+  app.decorate('staleguard', { dispatcher: installation.dispatcher, stats: () => installation.stats() })
   // Fastify rejects reference-type initial values: symbol holders start null, and the getter fills them.
   app.decorateRequest(kScope, null)
   app.decorateRequest(kResponse, null)
   const scopeOf = (request: ScopedRequest): RequestScope =>
-    (request[kScope] ??= scopes.open(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log }))
+    (request[kScope] ??= installation.openScope(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log }))
   app.decorateRequest('fetch', {
     getter(this: FastifyRequest) {
       return scopeOf(this as ScopedRequest).fetch
@@ -60,7 +61,7 @@ const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyIns
     next()
   })
   app.addHook('onClose', (_instance, next) => {
-    scopes.close().then(() => next(), next)
+    installation.close().then(() => next(), next)
   })
   done()
 }

@@ -1,14 +1,9 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import {
-  type RequestScopesOptions,
-  type ScopeControls,
-  type StaleguardLogger,
-  type StaleguardRequestScope,
-  createRequestScopes,
-} from '@staleguard/core'
+import type { StaleguardLogger, StaleguardRequestScope } from '@staleguard/core'
+import { type AppInstallationOptions, type ScopeControls, createAppInstallation } from '@staleguard/core/adapter'
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa'
 
-export type KoaStaleguardOptions = RequestScopesOptions
+export type KoaStaleguardOptions = AppInstallationOptions
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -43,13 +38,13 @@ const describeContext = (ctx: ParameterizedContext): KoaIncoming => new KoaIncom
 
 /** `app.use(staleguard(options))`: `ctx.fetch` in every later middleware. */
 export function staleguard<State = DefaultState, Context = DefaultContext>(options?: KoaStaleguardOptions): StaleguardMiddleware<State, Context> {
-  const scopes = createRequestScopes(options)
+  const installation = createAppInstallation(options)
   const middleware: Middleware<State, Context> = (ctx, next) => {
     const context = ctx as unknown as ParameterizedContext
-    scopes.serve(context, context.req, appContextOf, describeContext)
+    installation.bindRequest(context, context.req, appContextOf, describeContext)
     return next()
   }
-  return scopes.withControls(middleware)
+  return installation.withControls(middleware)
 }
 
 /** Contexts are made from `app.context` per request, so getters there serve every request of the app. */

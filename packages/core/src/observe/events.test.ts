@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { STALEGUARD_CHANNELS, type EvictEvent, type IdleLimitEvent, type RetryEvent, type StaleFailureEvent } from './events.js'
 import { createFetch } from '../api/create-fetch.js'
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../../..', import.meta.url))
 
 describe('diagnostics', () => {
   it('publishes typed events on the documented channels', async () => {
@@ -46,7 +46,7 @@ describe('diagnostics', () => {
   })
 
   it('writes one NODE_DEBUG=staleguard line per stale failure, retry, eviction and limit change', async () => {
-    const fixture = fileURLToPath(new URL('../../../test/fixtures/stale-scenario.ts', import.meta.url))
+    const fixture = fileURLToPath(new URL('../../../../test/fixtures/stale-scenario.ts', import.meta.url))
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], { cwd: ROOT, env: { ...process.env, NODE_DEBUG: 'staleguard' } })
     const { stats } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { stats: { staleFailures: number; retries: number } }
     const lines = stderr.split('\n').filter((line) => /^STALEGUARD \d+: /.test(line))

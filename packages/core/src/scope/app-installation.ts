@@ -5,12 +5,12 @@ import { createDispatcher, type StaleguardDispatcher } from '../dispatch/stalegu
 import type { StaleguardStats } from '../observe/stats.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
 import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
-import { type DescribeIncoming, bindRequestScopes, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
+import { type DescribeIncoming, markServedBy, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
 import { type IncomingRequest, RequestScope, type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './request-scope.js'
 import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
 
 /** Options every framework adapter takes: core's, the request scope's, server tuning, and ownership. */
-export interface RequestScopesOptions extends StaleguardOptions, RequestScopeOptions, ServerTuningOptions {
+export interface AppInstallationOptions extends StaleguardOptions, RequestScopeOptions, ServerTuningOptions {
   /** Use this dispatcher instead of building one. It is borrowed: never installed globally, never closed. */
   dispatcher?: Dispatcher
   /** Install the dispatcher as the process-wide one, so every other fetch is protected too. Default true. */
@@ -26,15 +26,13 @@ export interface ScopeControls {
   close(): Promise<void>
 }
 
-const ADAPTER_KEYS = new Set(['dispatcher', 'installGlobal', 'requestIdHeader', 'traceHeaders', 'timeout', 'server', 'behind'])
-
 /**
- * The one piece every adapter shares: it owns (or borrows) the dispatcher, installs it globally, opens a
- * {@link RequestScope} per incoming request wired to that request's response, tunes the inbound server, and
- * on close gives back exactly what it took. Adapters only translate their framework's events into calls
- * to it.
+ * staleguard installed in one app: the one piece every adapter shares. It owns (or borrows) the dispatcher,
+ * installs it globally, tunes the inbound server, opens a {@link RequestScope} per incoming request wired to
+ * that request's response, and on close gives back exactly what it took. Adapters only translate their
+ * framework's events into calls to it.
  */
-export class RequestScopes {
+export class AppInstallation {
   readonly dispatcher: Dispatcher
   readonly #owned: boolean
   readonly #scopeOptions: ResolvedScopeOptions
@@ -46,17 +44,14 @@ export class RequestScopes {
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
   #closing: Promise<void> | null = null
 
-  constructor(options: RequestScopesOptions = {}) {
+  constructor(options: AppInstallationOptions = {}) {
     const { dispatcher, installGlobal = true, requestIdHeader, traceHeaders, timeout, server, behind, ...core } = options
     if (typeof installGlobal !== 'boolean') throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
-    this.#scopeOptions = resolveScopeOptions({
-      ...(requestIdHeader === undefined ? {} : { requestIdHeader }),
-      ...(traceHeaders === undefined ? {} : { traceHeaders }),
-      ...(timeout === undefined ? {} : { timeout }),
-    })
-    this.#serverTimeouts = serverTimeoutsFor({ ...(server === undefined ? {} : { server }), ...(behind === undefined ? {} : { behind }) })
+    this.#scopeOptions = resolveScopeOptions({ requestIdHeader, traceHeaders, timeout })
+    this.#serverTimeouts = serverTimeoutsFor({ server, behind })
     if (dispatcher !== undefined) {
-      const stray = Object.keys(core).find((key) => !ADAPTER_KEYS.has(key))
+      // What is left are the dispatcher's own options, which a borrowed dispatcher already has.
+      const stray = Object.keys(core)[0]
       if (stray !== undefined) throw new StaleguardOptionError(stray, 'cannot be combined with `dispatcher`: configure the dispatcher you pass in', (core as Record<string, unknown>)[stray])
       if (typeof dispatcher.dispatch !== 'function') throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
       this.dispatcher = dispatcher
@@ -79,7 +74,7 @@ export class RequestScopes {
    * its listeners. The disconnect is read from the response, not the request: a request emits `close` as
    * soon as its body has been read.
    */
-  open(response: ServerResponse, incoming: IncomingRequest): RequestScope {
+  openScope(response: ServerResponse, incoming: IncomingRequest): RequestScope {
     const scope = new RequestScope(this.dispatcher, this.#scopeOptions, incoming)
     if (response.closed) {
       if (response.writableEnded) scope.end()
@@ -94,9 +89,10 @@ export class RequestScopes {
   /**
    * Per request, for frameworks whose request objects come from a prototype (Express, Koa): tunes the
    * server, puts the `fetch` / `staleguard` getters on that prototype once, and marks the object as served
-   * by these scopes. No closure per request: the prototype is found through `prototypeOf(instance)`.
+   * by this installation, which opens its scope on first use. No closure per request: the prototype is
+   * found through `prototypeOf(instance)`.
    */
-  serve<T extends object>(instance: T, request: IncomingMessage, prototypeOf: (instance: T) => object, describe: DescribeIncoming<T>): void {
+  bindRequest<T extends object>(instance: T, request: IncomingMessage, prototypeOf: (instance: T) => object, describe: DescribeIncoming<T>): void {
     this.tuneServerOf(request)
     // Asking the object itself (`in`) misses V8's caches on every Express request (each gets a shape of its
     // own); its prototype is one per app, and reading it is cheap.
@@ -105,7 +101,7 @@ export class RequestScopes {
       if (!hasScopeAccessors(instance)) defineScopeAccessors(prototypeOf(instance), describe)
       this.#servedPrototype = prototype
     }
-    bindRequestScopes(instance, this)
+    markServedBy(instance, this)
   }
 
   /** The middleware, carrying the dispatcher, its counters and `close()`. */
@@ -140,6 +136,6 @@ export class RequestScopes {
   }
 }
 
-export function createRequestScopes(options?: RequestScopesOptions): RequestScopes {
-  return new RequestScopes(options)
+export function createAppInstallation(options?: AppInstallationOptions): AppInstallation {
+  return new AppInstallation(options)
 }

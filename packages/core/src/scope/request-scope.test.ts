@@ -3,7 +3,7 @@ import { type Upstream, UUID_V4, incomingExchange, startUpstream } from '@staleg
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from '../observe/diagnostics.js'
-import { createRequestScopes } from './app-installation.js'
+import { createAppInstallation } from './app-installation.js'
 
 function causeNames(error: unknown): string[] {
   const names: string[] = []
@@ -19,9 +19,9 @@ describe('RequestScope aborts at the dispatcher', () => {
   afterAll(() => upstream.close())
 
   it('rejects a fetch with an AbortError cause, and the fast path with the AbortError, when the client goes away', async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
-    const scope = scopes.open(res, { headers: {} })
+    const scope = installation.openScope(res, { headers: {} })
     const fetched = scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     const requested = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
     await new Promise((r) => setTimeout(r, 100))
@@ -32,14 +32,14 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(causeNames(fetchError)).toContain('AbortError')
     expect(getStaleguardDiagnostics(fetchError)?.retryDecision).toBe('aborted')
     expect((requestError as Error).name).toBe('AbortError')
-    expect(scopes.stats()?.retries).toBe(0)
-    await scopes.close()
+    expect(installation.stats()?.retries).toBe(0)
+    await installation.close()
   })
 
   it('aborts each call after `timeout` ms with a TimeoutError, and lets the caller abort its own call', async () => {
-    const scopes = createRequestScopes({ installGlobal: false, timeout: 150 })
+    const installation = createAppInstallation({ installGlobal: false, timeout: 150 })
     const { res, close } = await incomingExchange()
-    const scope = scopes.open(res, { headers: {} })
+    const scope = installation.openScope(res, { headers: {} })
     const timedOut = await scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     expect(causeNames(timedOut)).toContain('TimeoutError')
     const mine = new AbortController()
@@ -50,13 +50,13 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     res.end()
     close()
-    await scopes.close()
+    await installation.close()
   })
 
   it("keeps a call that outlives the response abortable by the caller's own signal", async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
-    const scope = scopes.open(res, { headers: {} })
+    const scope = installation.openScope(res, { headers: {} })
     const mine = new AbortController()
     const outliving = scope.fetch(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
     await new Promise((r) => setTimeout(r, 50))
@@ -67,36 +67,36 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(error).not.toBe('still running')
     expect(causeNames(error)).toContain('Error')
     close()
-    await scopes.close()
+    await installation.close()
   })
 
   it('aborts every call in flight when the client goes away, however many run side by side', async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
-    const scope = scopes.open(res, { headers: {} })
+    const scope = installation.openScope(res, { headers: {} })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     const hanging = [scope.fetch(`${upstream.origin}/hang`), scope.request(`${upstream.origin}/hang`), scope.fetch(`${upstream.origin}/hang`)].map((p) => p.catch((e: unknown) => e))
     await new Promise((r) => setTimeout(r, 100))
     close()
     const errors = await Promise.all(hanging)
     expect(errors.map((e) => causeNames(e).includes('AbortError'))).toEqual([true, true, true])
-    await scopes.close()
+    await installation.close()
   })
 
   it('names a request by the framework id, else the incoming header, else the default id, else a new UUID, and looks its logger up only to log or once its response closes', async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
     const header = { 'x-request-id': 'from-header' }
-    expect(scopes.open(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
-    expect(scopes.open(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
-    expect(scopes.open(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
-    const fresh = [scopes.open(res, { headers: {} }).requestId, scopes.open(res, { headers: {} }).requestId]
+    expect(installation.openScope(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
+    expect(installation.openScope(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
+    expect(installation.openScope(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
+    const fresh = [installation.openScope(res, { headers: {} }).requestId, installation.openScope(res, { headers: {} }).requestId]
     for (const id of fresh) expect(id).toMatch(UUID_V4)
     expect(fresh[0]).not.toBe(fresh[1])
 
     let lookups = 0
     const logger = { info: () => {}, warn: () => {} }
-    const scope = scopes.open(res, { headers: {}, get logger() { lookups++; return logger } })
+    const scope = installation.openScope(res, { headers: {}, get logger() { lookups++; return logger } })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     expect(lookups).toBe(0)
     expect(scope.logger).toBe(logger)
@@ -104,15 +104,15 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(lookups).toBe(1)
     res.end()
     close()
-    await scopes.close()
+    await installation.close()
   })
 
   it('looks its logger up once the response is over, for calls made after the reply', async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
     let lookups = 0
     const logger = { info: () => {}, warn: () => {} }
-    const scope = scopes.open(res, { headers: {}, get logger() { lookups++; return logger } })
+    const scope = installation.openScope(res, { headers: {}, get logger() { lookups++; return logger } })
     res.end()
     await once(res, 'close')
     // The scope let go of the incoming request at the close (see RequestScope), keeping its logger.
@@ -121,24 +121,24 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(scope.logger).toBe(logger)
     expect(lookups).toBe(1)
     // A framework getter that throws means no logger, not an exception out of the response's close listener.
-    const throwing = scopes.open(res, { headers: {}, get logger(): never { throw new Error('no logger here') } })
+    const throwing = installation.openScope(res, { headers: {}, get logger(): never { throw new Error('no logger here') } })
     expect(throwing.logger).toBeUndefined()
     close()
-    await scopes.close()
+    await installation.close()
   })
 
   it('scopes calls through a borrowed dispatcher that is not staleguard: headers, abort, never closed', async () => {
     const agent = new Agent()
-    const scopes = createRequestScopes({ dispatcher: agent })
+    const installation = createAppInstallation({ dispatcher: agent })
     const { res, close } = await incomingExchange()
-    const scope = scopes.open(res, { headers: { 'x-request-id': 'borrowed-1' } })
+    const scope = installation.openScope(res, { headers: { 'x-request-id': 'borrowed-1' } })
     await scope.fetch(`${upstream.origin}/borrowed`).then((r) => r.text())
     expect(upstream.received.find((r) => r.path === '/borrowed')?.headers['x-request-id']).toBe('borrowed-1')
     const hanging = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
     await new Promise((r) => setTimeout(r, 50))
     close()
     expect(((await hanging) as Error).name).toBe('AbortError')
-    await scopes.close()
+    await installation.close()
     expect(agent.closed).toBe(false)
     await agent.close()
   })

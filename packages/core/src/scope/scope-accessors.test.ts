@@ -3,7 +3,7 @@ import http from 'node:http'
 import v8 from 'node:v8'
 import { UUID_V4, exposeGc, incomingExchange } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
-import { createRequestScopes } from './app-installation.js'
+import { createAppInstallation } from './app-installation.js'
 
 const gc = exposeGc()
 
@@ -48,7 +48,7 @@ class IncomingOf {
  * One request the way the Express and Koa middleware serve it, with a large object graph under it: the
  * bytes of the young and old generations that a minor collection after its response still finds in use.
  */
-async function bytesKeptAfterOneRequest(scopes: ReturnType<typeof createRequestScopes>): Promise<number> {
+async function bytesKeptAfterOneRequest(installation: ReturnType<typeof createAppInstallation>): Promise<number> {
   const { req, res, close } = await incomingExchange()
   // Start from an empty young generation, so what is allocated next is young at the collection below.
   gc({ type: 'minor' })
@@ -56,7 +56,7 @@ async function bytesKeptAfterOneRequest(scopes: ReturnType<typeof createRequestS
   const before = heapUsed()
   ;(() => {
     const instance = new FrameworkRequest(req, res, objectGraph())
-    scopes.serve(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
+    installation.bindRequest(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
     expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(UUID_V4)
   })()
   res.end('done')
@@ -69,14 +69,14 @@ async function bytesKeptAfterOneRequest(scopes: ReturnType<typeof createRequestS
 
 describe('scope accessors', () => {
   it('let a finished request be collected young, though its scope is kept in a WeakMap keyed by it', async () => {
-    const scopes = createRequestScopes({ installGlobal: false })
+    const installation = createAppInstallation({ installGlobal: false })
     // The first request runs every code path for the first time, and V8 keeps the bytecode and feedback it
     // makes for them (old generation, up to a few hundred KB): only the second one is measured.
-    await bytesKeptAfterOneRequest(scopes)
+    await bytesKeptAfterOneRequest(installation)
     // The scope (the WeakMap's value) must not lead back to its key once the response is over: V8's
     // scavenger then keeps the key alive, and with it the whole finished request, into the old generation.
     // A scope that leads back keeps about 900 KB here; one that lets go, about 35 KB (270 KB seen once under CI load).
-    expect(await bytesKeptAfterOneRequest(scopes)).toBeLessThan(300_000)
-    await scopes.close()
+    expect(await bytesKeptAfterOneRequest(installation)).toBeLessThan(300_000)
+    await installation.close()
   })
 })

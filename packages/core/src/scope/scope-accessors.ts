@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http'
 import type { IncomingRequest, RequestScope } from './request-scope.js'
-import type { RequestScopes } from './app-installation.js'
+import type { AppInstallation } from './app-installation.js'
 
 /**
  * `req.fetch` / `ctx.fetch` and `req.staleguard` / `ctx.staleguard` for frameworks whose request objects
  * are built from a prototype (Express, Koa): getters defined once on that prototype, and a per-request
- * entry saying which {@link RequestScopes} serve the request, replaced by its scope once opened.
+ * entry saying which {@link AppInstallation} serve the request, replaced by its scope once opened.
  *
  * The entries live in a WeakMap, not on the request objects: a property added per request to an Express
  * `req` or a Koa `ctx` is a transitioning store on objects of many shapes, which V8 handles in its slow
@@ -17,12 +17,12 @@ const kAccessors = Symbol.for('staleguard.scopeAccessors.v1')
 const kServed = Symbol.for('staleguard.servedRequests.v1')
 
 /** What a request object maps to: the scopes that serve it, then the scope opened for it. */
-type Served = RequestScopes | RequestScope
+type Served = AppInstallation | RequestScope
 
 const served: WeakMap<object, Served> = ((globalThis as { [kServed]?: WeakMap<object, Served> })[kServed] ??= new WeakMap())
 
-function isRequestScopes(entry: Served): entry is RequestScopes {
-  return typeof (entry as Partial<RequestScopes>).open === 'function'
+function isAppInstallation(entry: Served): entry is AppInstallation {
+  return typeof (entry as Partial<AppInstallation>).openScope === 'function'
 }
 
 /**
@@ -33,10 +33,10 @@ function isRequestScopes(entry: Served): entry is RequestScopes {
 export type DescribeIncoming<T> = (instance: T) => IncomingRequest & { readonly response: ServerResponse }
 
 /** Marks a request object as served by these scopes (called per request by the middleware). */
-export function bindRequestScopes(instance: object, scopes: RequestScopes): void {
+export function markServedBy(instance: object, scopes: AppInstallation): void {
   const entry = served.get(instance)
   // Two staleguard middlewares on one request: the first one's scope, once opened, stays.
-  if (entry === undefined || isRequestScopes(entry)) served.set(instance, scopes)
+  if (entry === undefined || isAppInstallation(entry)) served.set(instance, scopes)
 }
 
 /** Whether `fetch` / `staleguard` getters are already somewhere on this object's prototype chain. */
@@ -52,9 +52,9 @@ export function defineScopeAccessors<T extends object>(prototype: object, descri
   if (Object.hasOwn(prototype, kAccessors)) return
   const scopeOf = (instance: T): RequestScope | undefined => {
     const entry = served.get(instance)
-    if (entry === undefined || !isRequestScopes(entry)) return entry
+    if (entry === undefined || !isAppInstallation(entry)) return entry
     const incoming = describe(instance)
-    const scope = entry.open(incoming.response, incoming)
+    const scope = entry.openScope(incoming.response, incoming)
     served.set(instance, scope)
     return scope
   }
