@@ -5,7 +5,7 @@ import { createDispatcher } from './staleguard-dispatcher.js'
 
 /**
  * The canary for the undici behaviour staleguard leans on: a Client calls `onConnect` right before it writes
- * the request on the socket it holds (see socket-pairing.ts), so each dispatch is paired with the socket that
+ * the request on the socket it holds (see pairing-client.ts), so each dispatch is paired with the socket that
  * carried it. Reuse as staleguard counts it must equal reuse as the upstream sees it, connection by
  * connection, for the built-in fetch, the npm undici fetch and undici.request.
  */

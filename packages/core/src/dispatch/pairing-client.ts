@@ -7,9 +7,8 @@ import { type TrackedSocket, trackedSocketOf } from './tracked-socket.js'
  * socket, calling the handler's start callback (`onConnect`) synchronously right before. So every Client
  * staleguard creates is a PairingClient: it knows the socket its connector opened last, and introduces itself
  * to each handler it is given; in `onConnect` the handler reads the Client's socket. Public undici API only
- * (a Pool's `factory`, a Client's `connect`); `socket-pairing.test.ts` checks the pairing against what the
- * upstream saw. (It replaces a subscription to `undici:client:sendHeaders`, which made every undici request
- * in the process publish a message, about 3 % of a route's CPU.)
+ * (a Pool's `factory`, a Client's `connect`), and no diagnostics channel, which would make every undici request
+ * in the process publish a message; `pairing-client.test.ts` checks the pairing against what the upstream saw.
  */
 export const kPairWithClient = Symbol('staleguard.pairWithClient')
 

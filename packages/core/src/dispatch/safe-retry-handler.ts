@@ -86,9 +86,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   /**
    * The abort function the caller gets. fetch keeps it on its controller, which its Response keeps for V8's
-   * full collections only (a FinalizationRegistry entry): long after the response. Through it, this handler
-   * with its options and header list was copied to the old generation on every request (1 KB per Fastify
-   * route call), so the function reaches the handler only until the request is over.
+   * full collections only (a FinalizationRegistry entry): long after the response. Bound to this handler, it
+   * would drag the handler, its options and header list into the old generation on every request, so the
+   * function reaches the handler only until the request is over (`caller-abort.test.ts`).
    */
   #callerAbort(): (reason?: Error) => void {
     const link: { handler: SafeRetryHandler | null } = { handler: this }

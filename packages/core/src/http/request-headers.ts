@@ -72,8 +72,8 @@ export function withHeadersIfAbsent(
 /**
  * The same headers as {@link withHeadersIfAbsent}, always as one flat `[name, value, …]` list: what the
  * scope hands to a staleguard dispatcher. fetch passes its headers as a plain object; a copy of that object
- * with one more property costs about 600 bytes per call (V8 copies it, and undici's `Object.keys` over the
- * copy finds no enum cache), a flat list a sixth of that, which undici reads without listing keys.
+ * with one more property is a full copy that undici then lists the keys of, while a flat list is smaller and
+ * undici reads it without listing keys (bench/README.md, "Profile").
  */
 export function flatHeadersIfAbsent(
   headers: DispatchHeaders,

@@ -86,8 +86,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
    * The incoming request, until its response is over. Express and Koa keep their scopes in a WeakMap keyed
    * by the request object, and a value that leads back to its key keeps the key alive through V8's young-
    * generation collections: every finished request's whole object graph would be copied to the old
-   * generation (Koa route: +3 KB promoted per request, a sixth more GC time). So the scope lets go of it
-   * when the response closes, keeping only the logger.
+   * generation. So the scope lets go of it when the response closes, keeping only the logger.
    */
   #incoming: IncomingRequest | null
   /** The logger, once looked up (null: none); until then undefined. */
@@ -173,9 +172,9 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   }
 
   /**
-   * Disconnects and timeouts abort calls at the dispatcher, not through an AbortSignal: a signal handed to
-   * fetch costs about a sixth of its throughput (its Request follows the signal with a WeakRef and a
-   * FinalizationRegistry entry), while this is a field (or, for calls side by side, a Set entry) per call.
+   * Disconnects and timeouts abort calls at the dispatcher, not through an AbortSignal: fetch makes a
+   * signal it is handed expensive (its Request follows it with a WeakRef and a FinalizationRegistry entry),
+   * while this is a field (or, for calls side by side, a Set entry) per call.
    */
   enter(call: AbortableCall): void {
     if (this.#abortReason !== undefined) {
@@ -283,8 +282,8 @@ function requestIdOf(incoming: IncomingRequest, headers: IncomingHttpHeaders, he
 /**
  * A UUID for a request that arrived without an id: random in its first 80 bits (drawn once per process),
  * counting in its last 48. Unique in the process and across processes, like `randomUUID()`, but that one
- * assembles its string from sixteen pieces on every call (about 600 bytes of garbage per request); this is
- * one concatenation. Request ids are labels for correlating logs, not secrets.
+ * assembles its string from sixteen pieces on every call; this is one concatenation. Request ids are labels
+ * for correlating logs, not secrets.
  */
 const REQUEST_ID_PREFIX = randomUUID().slice(0, 24)
 let requestCounter = 0

@@ -5,11 +5,11 @@ import type { AppInstallation } from './app-installation.js'
 /**
  * `req.fetch` / `ctx.fetch` and `req.staleguard` / `ctx.staleguard` for frameworks whose request objects
  * are built from a prototype (Express, Koa): getters defined once on that prototype, and a per-request
- * entry saying which {@link AppInstallation} serve the request, replaced by its scope once opened.
+ * entry saying which {@link AppInstallation} serves the request, replaced by its scope once opened.
  *
  * The entries live in a WeakMap, not on the request objects: a property added per request to an Express
  * `req` or a Koa `ctx` is a transitioning store on objects of many shapes, which V8 handles in its slow
- * path (about a microsecond and a half each, seen in CPU profiles of a route). The map is process-wide
+ * path. The map is process-wide
  * (under a registered symbol) so the ESM and CommonJS builds, or two installed copies, share it. The getters'
  * guard carries the same version as the map: a copy that stores its marks differently must define its own.
  */
