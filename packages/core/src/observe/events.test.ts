@@ -27,7 +27,7 @@ describe('diagnostics', () => {
       await new Promise((r) => setTimeout(r, 700))
       for (const i of [4, 5, 6]) await staleguard(`${proxy.origin}/events/${i}`).then((r) => r.text())
     } finally {
-      subscribers.forEach((unsubscribe) => unsubscribe())
+      for (const unsubscribe of subscribers) unsubscribe()
       await staleguard.dispatcher.close()
       await proxy.close()
       await upstream.close()

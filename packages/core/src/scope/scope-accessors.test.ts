@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import http from 'node:http'
+import type http from 'node:http'
 import v8 from 'node:v8'
 import { UUID_V4, exposeGc, incomingExchange } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'

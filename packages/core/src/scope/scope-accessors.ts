@@ -1,28 +1,32 @@
 import type { ServerResponse } from 'node:http'
 import type { IncomingRequest, RequestScope } from './request-scope.js'
-import type { AppInstallation } from './app-installation.js'
 
 /**
  * `req.fetch` / `ctx.fetch` and `req.staleguard` / `ctx.staleguard` for frameworks whose request objects
  * are built from a prototype (Express, Koa): getters defined once on that prototype, and a per-request
- * entry saying which {@link AppInstallation} serves the request, replaced by its scope once opened.
+ * entry saying which app installation serves the request, replaced by its scope once opened.
  *
  * The entries live in a WeakMap, not on the request objects: a property added per request to an Express
  * `req` or a Koa `ctx` is a transitioning store on objects of many shapes, which V8 handles in its slow
- * path. The map is process-wide
- * (under a registered symbol) so the ESM and CommonJS builds, or two installed copies, share it. The getters'
- * guard carries the same version as the map: a copy that stores its marks differently must define its own.
+ * path. The map is process-wide (under a registered symbol) so the ESM and CommonJS builds, or two installed
+ * copies, share it. The getters' guard carries the same version as the map: a copy that stores its marks
+ * differently must define its own.
  */
 const kAccessors = Symbol.for('staleguard.scopeAccessors.v1')
 const kServed = Symbol.for('staleguard.servedRequests.v1')
 
-/** What a request object maps to: the scopes that serve it, then the scope opened for it. */
-type Served = AppInstallation | RequestScope
+/** What serves a request object until its scope is opened: the app installation, seen through what it does here. */
+export interface ScopeOpener {
+  openScope(response: ServerResponse, incoming: IncomingRequest): RequestScope
+}
+
+/** What a request object maps to: what serves it, then the scope opened for it. */
+type Served = ScopeOpener | RequestScope
 
 const served: WeakMap<object, Served> = ((globalThis as { [kServed]?: WeakMap<object, Served> })[kServed] ??= new WeakMap())
 
-function isAppInstallation(entry: Served): entry is AppInstallation {
-  return typeof (entry as Partial<AppInstallation>).openScope === 'function'
+function isScopeOpener(entry: Served): entry is ScopeOpener {
+  return typeof (entry as Partial<ScopeOpener>).openScope === 'function'
 }
 
 /**
@@ -32,11 +36,11 @@ function isAppInstallation(entry: Served): entry is AppInstallation {
  */
 export type DescribeIncoming<T> = (instance: T) => IncomingRequest & { readonly response: ServerResponse }
 
-/** Marks a request object as served by these scopes (called per request by the middleware). */
-export function markServedBy(instance: object, scopes: AppInstallation): void {
+/** Marks a request object as served by this installation (called per request by the middleware). */
+export function markServedBy(instance: object, installation: ScopeOpener): void {
   const entry = served.get(instance)
   // Two staleguard middlewares on one request: the first one's scope, once opened, stays.
-  if (entry === undefined || isAppInstallation(entry)) served.set(instance, scopes)
+  if (entry === undefined || isScopeOpener(entry)) served.set(instance, installation)
 }
 
 /** Whether `fetch` / `staleguard` getters are already somewhere on this object's prototype chain. */
@@ -52,7 +56,7 @@ export function defineScopeAccessors<T extends object>(prototype: object, descri
   if (Object.hasOwn(prototype, kAccessors)) return
   const scopeOf = (instance: T): RequestScope | undefined => {
     const entry = served.get(instance)
-    if (entry === undefined || !isAppInstallation(entry)) return entry
+    if (entry === undefined || !isScopeOpener(entry)) return entry
     const incoming = describe(instance)
     const scope = entry.openScope(incoming.response, incoming)
     served.set(instance, scope)
