@@ -15,7 +15,6 @@ import ts from 'typescript'
  * root of core/src (index.ts, cli.ts, adapter.ts) may import any folder, and no folder imports them. */
 const CORE_SRC = 'packages/core/src'
 const LAYERS = {
-  scope: { deny: [] },
   api: { deny: ['scope'] },
   dispatch: { deny: ['scope', 'api'] },
   observe: { deny: ['dispatch', 'scope', 'api'] },
