@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { getEventListeners } from 'node:events'
 import { fastifyStaleguard } from '@staleguard/fastify'
 import autocannon from 'autocannon'
@@ -31,7 +32,7 @@ export async function benchSoak(options: { requests: number }): Promise<{ before
   })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   const snapshot = async (): Promise<Snapshot> => {
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sleep(200)
     collect()
     return {
       heapUsedMB: process.memoryUsage().heapUsed / 1024 / 1024,

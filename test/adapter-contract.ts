@@ -4,23 +4,14 @@ import http from 'node:http'
 import net from 'node:net'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { type Upstream, UUID_V4, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { UUID_V4, sleep, startFaultProxy, until } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { pino } from 'pino'
 import { getGlobalDispatcher } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type Framework, appLifetime, startApp } from './framework-apps.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs
-  while (performance.now() < deadline) {
-    if (condition()) return true
-    await sleep(10)
-  }
-  return condition()
-}
 
 /** One raw HTTP request to the app over its own socket, so the test can hang up mid-request. */
 function rawRequest(origin: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
@@ -45,11 +36,7 @@ function rawRequest(origin: string, path: string, options: { method?: string; he
  */
 export function defineAdapterContract(framework: Framework): void {
   describe(`@staleguard/${framework} contract`, () => {
-    let upstream: Upstream
-    beforeAll(async () => {
-      upstream = await startUpstream()
-    })
-    afterAll(() => upstream.close())
+    const upstream = useUpstream()
 
     it.for(['/proxy', '/proxy-request'])("aborts the handler's upstream call when the client disconnects, and does not retry it (%s)", async (route) => {
       const app = await startApp(framework)

@@ -1,4 +1,5 @@
-import { type Hop, type HopKind, type Upstream, runWorkload, startHop, startUpstream } from '@staleguard/lab'
+import { type Hop, type HopKind, runWorkload, startHop } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Framework, type RunningApp, appClient, startApp } from './framework-apps.js'
 
@@ -12,11 +13,7 @@ const VIA = ['fetch', 'request'] as const
  */
 export function defineFrameworkLabSuite(framework: Framework): void {
   describe(`${framework} handlers calling upstream`, () => {
-    let upstream: Upstream
-    beforeAll(async () => {
-      upstream = await startUpstream()
-    })
-    afterAll(() => upstream.close())
+    const upstream = useUpstream()
 
     describe.each(HOPS.flatMap((hop) => VIA.map((via) => [hop, via] as const)))('behind %s, calling with %s', (kind, via) => {
       let hop: Hop | null

@@ -1,18 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { STALEGUARD_CHANNELS, type StaleFailureEvent, createFetch } from '@staleguard/core'
-import { type Upstream, fetchClient, runBursts, startFaultProxy, startUpstream } from '@staleguard/lab'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { fetchClient, runBursts, startFaultProxy } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
+import { describe, it } from 'vitest'
 
 /**
  * The issue's proof: behind a hop that kills flows idle > 700 ms, with staleguard left at its 4 s default,
  * the first stale failure teaches the origin's limit and no stale failure follows in a long run of gaps.
  */
 describe('learned idle limits', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   it.concurrent.for(['sequential', 'parallel'] as const)('after the first stale failure, none follow across many idle gaps (%s bursts)', async (shape, { expect }) => {
     const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 700 })

@@ -1,28 +1,24 @@
 import { Readable } from 'node:stream'
 import { type StaleguardDispatcher, type StaleguardOptions, createFetch, getStaleguardDiagnostics } from '@staleguard/core'
-import { type FaultProxy, type Upstream, freePort, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { type FaultProxy, freePort, sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent, request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 const IDLE_MS = 300
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('retry rules, against real sockets', () => {
-  let upstream: Upstream
+  const upstream = useUpstream()
   let proxy: FaultProxy
   const dispatchers: StaleguardDispatcher[] = []
   beforeAll(async () => {
-    upstream = await startUpstream()
     proxy = await startFaultProxy({ port: upstream.port }, { kind: 'pass' })
   })
   afterEach(async () => {
     await Promise.all(dispatchers.splice(0).map((d) => d.close()))
     proxy.mode = { kind: 'pass' }
   })
-  afterAll(async () => {
-    await proxy.close()
-    await upstream.close()
-  })
+  afterAll(() => proxy.close())
 
   function staleguard(options: StaleguardOptions = {}) {
     const f = createFetch({ learnIdleLimit: false, ...options })
@@ -81,7 +77,7 @@ describe('retry rules, against real sockets', () => {
     // A slow producer: the response headers arrive while most of the body is still to come.
     const chunks = (async function* () {
       for (let i = 0; i < 100; i++) {
-        await new Promise((r) => setTimeout(r, 1))
+        await sleep(1)
         yield Buffer.alloc(10_000, 'y')
       }
     })()

@@ -1,5 +1,6 @@
 import { getStaleguardDiagnostics } from '@staleguard/core'
-import { type Hop, type HopKind, type Upstream, type Workload, plainFetchClient, runWorkload, startHop, startUpstream } from '@staleguard/lab'
+import { type Hop, type HopKind, type Workload, plainFetchClient, runWorkload, startHop } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STALEGUARD_CLIENTS } from './staleguard-clients.js'
 
@@ -12,17 +13,13 @@ const BURST_SIZE = 8
  */
 export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { plainFetchMustLose: boolean }): void {
   describe(`behind ${kind}`, () => {
-    let upstream: Upstream
+    const upstream = useUpstream()
     let hop: Hop | null
     beforeAll(async () => {
-      upstream = await startUpstream()
       hop = await startHop(kind, upstream)
       if (hop === null) console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
     })
-    afterAll(async () => {
-      await hop?.close()
-      await upstream.close()
-    })
+    afterAll(() => hop?.close())
 
     if (plainFetchMustLose) {
       it('plain global fetch loses requests: the lab reproduces the bug', async (ctx) => {

@@ -1,7 +1,7 @@
 /**
  * The demo: the same traffic, bursts separated by idle gaps, sent through each lab hop by three clients at
- * once: Node's plain global fetch, the seed article's manual fix, and staleguard. The upstream counts what
- * arrived, so lost and duplicated requests are facts, not guesses.
+ * once: Node's plain global fetch, the usual manual fix, and staleguard. The upstream counts what arrived,
+ * so lost and duplicated requests are facts, not guesses.
  */
 import { createFetch, formatProbeReport, probeIdleLimit } from '@staleguard/core'
 import {
@@ -12,9 +12,9 @@ import {
   type Workload,
   fetchClient,
   findTool,
+  manualFixClient,
   plainFetchClient,
   runWorkload,
-  seedFixClient,
   startFaultProxy,
   startHop,
   startUpstream,
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     process.stdout.write(`• ${kind}: ${HOP_DESCRIPTIONS[kind]} … `)
     for (const workload of WORKLOADS) {
       const staleguard = createFetch()
-      const clients: LabClient[] = [plainFetchClient(), seedFixClient(), fetchClient('staleguard', staleguard, () => staleguard.dispatcher.close())]
+      const clients: LabClient[] = [plainFetchClient(), manualFixClient(), fetchClient('staleguard', staleguard, () => staleguard.dispatcher.close())]
       // The three clients run side by side: same hop, same gaps, separate connections.
       const results = await Promise.all(clients.map((client) => runWorkload(client, hop, upstream, workload)))
       const stats = staleguard.dispatcher.stats()
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 What you just saw:
 • "lost" is a request whose caller got an error (or a 5xx) instead of a response; "duplicated" is one the
   upstream received twice. Plain fetch loses requests whenever a burst lands on sockets a hop has already
-  dropped. The seed's fix (4 s keep-alive + one GET retry on ECONNRESET) cannot help when the hop forgets
+  dropped. The manual fix (4 s keep-alive + one GET retry on ECONNRESET) cannot help when the hop forgets
   sooner than 4 s, misses UND_ERR_SOCKET (the FIN race), and never saves POSTs.
 • staleguard retries a request only when it died on a reused socket before any response byte and is safe
   to send twice (GET/PUT/DELETE…, or an Idempotency-Key), on a new connection. A POST without a key is never

@@ -15,8 +15,8 @@ export interface ExampleUpstream {
 }
 
 /**
- * The examples' backend: a small JSON API on loopback, with nginx (`examples/nginx.conf`, the seed's config)
- * in front of it when nginx is installed.
+ * The examples' backend: a small JSON API on loopback, with nginx (`examples/nginx.conf`, the widely copied
+ * configuration) in front of it when nginx is installed.
  */
 export async function startUpstreamBehindNginx(): Promise<ExampleUpstream> {
   let served = 0

@@ -1,3 +1,5 @@
+import { sleep } from './wait.js'
+
 /**
  * Traffic with idle gaps: bursts of requests separated by pauses, the pattern under which stale sockets
  * bite (sockets pooled by one burst sit idle through the gap, and the next burst reuses them).
@@ -55,7 +57,7 @@ export async function runBursts(send: (index: number) => Promise<unknown>, plan:
       break
     }
     const gap = typeof plan.gapMs === 'function' ? plan.gapMs(b) : plan.gapMs
-    await new Promise((resolve) => setTimeout(resolve, gap))
+    await sleep(gap)
     await burst()
   }
   return result

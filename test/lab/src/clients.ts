@@ -39,15 +39,15 @@ export function plainFetchClient(): LabClient {
 }
 
 /**
- * The seed article's manual fix: an Agent with `keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000,
+ * The usual manual fix: an Agent with `keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000,
  * connections: 50`, and one retry of a GET when the cause is ECONNRESET.
  */
-export function seedFixClient(): LabClient {
+export function manualFixClient(): LabClient {
   const agent = new Agent({ keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000, connections: 50 })
   let retries = 0
   let firstAttemptFailures = 0
   return {
-    name: 'seed fix',
+    name: 'manual fix',
     async send(url, request) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         try {

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import net from 'node:net'
+import { sleep } from './wait.js'
 
 /** A loopback port that was free a moment ago (for servers that cannot listen on port 0 and report it). */
 export async function freePort(): Promise<number> {
@@ -26,7 +27,7 @@ export async function waitForPort(port: number, timeoutMs: number, isAlive: () =
       socket.once('error', () => resolve(false))
     })
     if (connected) return
-    await new Promise((r) => setTimeout(r, 25))
+    await sleep(25)
   }
   throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`)
 }

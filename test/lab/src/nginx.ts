@@ -16,12 +16,12 @@ export interface ProxyProcess {
 export interface NginxOptions {
   readonly binary: string
   readonly upstreamPort: number
-  /** nginx `keepalive_timeout` for client connections, in ms (the seed's nginx leaves it at 75 s). */
-  readonly keepaliveTimeoutMs: number
+  /** nginx `keepalive_timeout` for client connections, in ms (the widely copied configuration keeps 75 s). */
+  readonly keepAliveTimeoutMs: number
 }
 
 /**
- * Real nginx in front of the upstream, with the seed article's configuration (`keepalive 64`,
+ * Real nginx in front of the upstream, with the widely copied configuration (`keepalive 64`,
  * `proxy_http_version 1.1`, `proxy_set_header Connection ""`), a short client `keepalive_timeout`, and every
  * path nginx writes kept inside a temporary prefix. Runs in the foreground, single process.
  */
@@ -41,7 +41,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  keepalive_timeout ${options.keepaliveTimeoutMs}ms;
+  keepalive_timeout ${options.keepAliveTimeoutMs}ms;
   keepalive_requests 100000;
 
   upstream api_backend {

@@ -20,7 +20,7 @@ export type HopKind = 'silent-drop' | 'fin-race' | 'nginx' | 'haproxy'
 export const HOP_DESCRIPTIONS: Record<HopKind, string> = {
   'silent-drop': `NAT/NLB forgets flows idle > ${HOP_IDLE_MS} ms, RST on next packet`,
   'fin-race': `proxy closes flows idle ${HOP_IDLE_MS} ms; its FIN lands 150 ms later`,
-  nginx: `nginx (seed config), keepalive_timeout ${HOP_IDLE_MS}ms`,
+  nginx: `nginx as usually configured (keepalive 64), keepalive_timeout ${HOP_IDLE_MS}ms`,
   haproxy: `HAProxy, timeout http-keep-alive ${HOP_IDLE_MS}ms`,
 }
 
@@ -37,7 +37,7 @@ export interface Hop {
 const FIN_DELAY_MS = 150
 
 /** Starts a hop in front of the upstream; null when nginx/HAProxy is not installed (outside CI only). */
-export async function startHop(kind: HopKind, upstream: Upstream): Promise<Hop | null> {
+export async function startHop(kind: HopKind, upstream: Pick<Upstream, 'port'>): Promise<Hop | null> {
   switch (kind) {
     case 'silent-drop': {
       const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: HOP_IDLE_MS })
@@ -54,7 +54,7 @@ export async function startHop(kind: HopKind, upstream: Upstream): Promise<Hop |
       if (binary === null) return null
       const process: ProxyProcess =
         kind === 'nginx'
-          ? await startNginx({ binary, upstreamPort: upstream.port, keepaliveTimeoutMs: HOP_IDLE_MS })
+          ? await startNginx({ binary, upstreamPort: upstream.port, keepAliveTimeoutMs: HOP_IDLE_MS })
           : await startHaproxy({ binary, upstreamPort: upstream.port, keepAliveTimeoutMs: HOP_IDLE_MS })
       // Around the proxy's own timeout, where its close and the next request race.
       return { kind, origin: process.origin, proxy: null, gapMs: (b) => HOP_IDLE_MS - 20 + ((b * 13) % 60), close: () => process.close() }
@@ -90,7 +90,7 @@ let runs = 0
  * Runs bursts of one kind of request through a hop and counts, at the upstream, how often each request
  * arrived: every request has its own path, so a replay shows up as a duplicate.
  */
-export async function runWorkload(client: LabClient, hop: Hop, upstream: Upstream, workload: Workload): Promise<WorkloadResult> {
+export async function runWorkload(client: LabClient, hop: Hop, upstream: Pick<Upstream, 'received'>, workload: Workload): Promise<WorkloadResult> {
   const run = `r${++runs}-${process.pid}`
   const prefix = `/w/${run}/`
   const body = workload.method === 'GET' || workload.method === 'DELETE' ? undefined : (i: number) => JSON.stringify({ run, i })

@@ -1,14 +1,10 @@
-import { type Upstream, startUpstream } from '@staleguard/lab'
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { useUpstream } from '@staleguard/lab/vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { createFetch } from './create-fetch.js'
 
 describe('createFetch', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   it('has the global fetch signature and returns the built-in Response', async () => {
     const staleguardFetch = createFetch()

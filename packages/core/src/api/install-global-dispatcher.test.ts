@@ -1,6 +1,6 @@
-import { type Upstream, startUpstream } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { installGlobalDispatcher } from './install-global-dispatcher.js'
 
@@ -9,15 +9,13 @@ const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
 const slots = globalThis as unknown as Record<symbol, unknown>
 
 describe('installGlobalDispatcher', () => {
-  let upstream: Upstream
+  const upstream = useUpstream()
   let original: { v1: unknown; v2: unknown }
   beforeAll(async () => {
-    upstream = await startUpstream()
     // Let Node load its bundled undici first, as an app that fetched before installing would.
     await fetch(upstream.origin + '/warm').then((r) => r.text())
     original = { v1: slots[SLOT_V1], v2: slots[SLOT_V2] }
   })
-  afterAll(() => upstream.close())
 
   it("routes Node's built-in fetch and npm undici's fetch and request through staleguard, and restore() undoes it", async () => {
     const installation = installGlobalDispatcher()

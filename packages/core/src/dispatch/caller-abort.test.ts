@@ -1,17 +1,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { type Upstream, exposeGc, startUpstream } from '@staleguard/lab'
+import { exposeGc } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import type { Dispatcher } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDispatcher } from './staleguard-dispatcher.js'
 
 const gc = exposeGc()
 
 describe('the abort function a caller keeps', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   // fetch keeps the abort function it is handed on its controller, which its Response keeps until a full
   // collection: whatever that function reaches outlives every young-generation collection, on every request.

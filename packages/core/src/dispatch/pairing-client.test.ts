@@ -1,6 +1,6 @@
-import { type Upstream, startUpstream } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { fetch as undiciFetch, request } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDispatcher } from './staleguard-dispatcher.js'
 
 /**
@@ -10,11 +10,7 @@ import { createDispatcher } from './staleguard-dispatcher.js'
  * connection, for the built-in fetch, the npm undici fetch and undici.request.
  */
 describe('socket pairing', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   it('pairs every request with its socket, for every client API', async () => {
     const dispatcher = createDispatcher()

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { startFaultProxy, startUpstream } from '@staleguard/lab'
+import { sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
 import { STALEGUARD_CHANNELS, type EvictEvent, type IdleLimitEvent, type RetryEvent, type StaleFailureEvent } from './events.js'
 import { createFetch } from '../api/create-fetch.js'
@@ -24,7 +24,7 @@ describe('diagnostics', () => {
       // Three pooled sockets go idle past the hop; the next requests come one by one, so the first failure
       // has idle siblings to evict.
       await Promise.all([1, 2, 3].map((i) => staleguard(`${proxy.origin}/events/${i}`).then((r) => r.text())))
-      await new Promise((r) => setTimeout(r, 700))
+      await sleep(700)
       for (const i of [4, 5, 6]) await staleguard(`${proxy.origin}/events/${i}`).then((r) => r.text())
     } finally {
       for (const unsubscribe of subscribers) unsubscribe()

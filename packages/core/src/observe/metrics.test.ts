@@ -1,4 +1,4 @@
-import { startFaultProxy, startUpstream } from '@staleguard/lab'
+import { sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
 import * as promClient from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { createFetch } from '../api/create-fetch.js'
@@ -11,7 +11,7 @@ describe('metrics', () => {
     const staleguard = createFetch({ learnIdleLimit: false })
     try {
       await staleguard(`${proxy.origin}/m/1`).then((r) => r.text())
-      await new Promise((r) => setTimeout(r, 300))
+      await sleep(300)
       await staleguard(`${proxy.origin}/m/2`).then((r) => r.text())
       const stats = staleguard.dispatcher.stats()
       expect(stats).toMatchObject({ requests: 2, staleFailures: 1, retries: 1 })

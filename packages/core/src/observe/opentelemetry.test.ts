@@ -2,7 +2,7 @@ import { SpanStatusCode, propagation, trace } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { startFaultProxy, startUpstream } from '@staleguard/lab'
+import { sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
 import { createFetch } from '../api/create-fetch.js'
 
@@ -21,7 +21,7 @@ describe('with @opentelemetry/instrumentation-undici', () => {
     const staleguard = createFetch({ learnIdleLimit: false })
     try {
       await staleguard(`${proxy.origin}/otel/warm`).then((r) => r.text())
-      await new Promise((r) => setTimeout(r, 300))
+      await sleep(300)
       const response = await staleguard(`${proxy.origin}/otel/retried`)
       expect(response.status).toBe(200)
       await response.text()

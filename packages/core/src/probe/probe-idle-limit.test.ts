@@ -1,19 +1,16 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { type Upstream, requireTool, startFaultProxy, startNginx, startUpstream } from '@staleguard/lab'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { requireTool, startFaultProxy, startNginx } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
+import { describe, expect, it } from 'vitest'
 import { probeIdleLimit } from './probe-idle-limit.js'
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url))
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url))
 
 describe('probeIdleLimit, against hops with known limits', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   it('brackets a NAT-style silent drop (RST on reuse) at 700 ms within 150 ms', async () => {
     const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 700 })
@@ -44,7 +41,7 @@ describe('probeIdleLimit, against hops with known limits', () => {
   it("measures real nginx's keepalive_timeout (1 s) within 100 ms", async (ctx) => {
     const binary = requireTool('nginx')
     if (binary === null) return ctx.skip()
-    const nginx = await startNginx({ binary, upstreamPort: upstream.port, keepaliveTimeoutMs: 1_000 })
+    const nginx = await startNginx({ binary, upstreamPort: upstream.port, keepAliveTimeoutMs: 1_000 })
     const report = await probeIdleLimit(`${nginx.origin}/probe/nginx`, { minMs: 200, maxMs: 3_000 })
     await nginx.close()
     expect(report.closes).toBe('FIN')

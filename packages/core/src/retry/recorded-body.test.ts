@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { RecordedBody } from './recorded-body.js'
 
@@ -36,7 +37,7 @@ describe('RecordedBody', () => {
   it('never splits a chunk between two attempts reading at once', async () => {
     const body = new RecordedBody((async function* () {
       for (const c of 'abcdef') {
-        await new Promise((r) => setTimeout(r, 1))
+        await sleep(1)
         yield c
       }
     })())

@@ -1,7 +1,8 @@
 import { once } from 'node:events'
-import { type Upstream, UUID_V4, incomingExchange, startUpstream } from '@staleguard/lab'
+import { UUID_V4, incomingExchange, sleep } from '@staleguard/lab'
+import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from '../observe/diagnostics.js'
 import { createAppInstallation } from './app-installation.js'
 
@@ -12,11 +13,7 @@ function causeNames(error: unknown): string[] {
 }
 
 describe('RequestScope aborts at the dispatcher', () => {
-  let upstream: Upstream
-  beforeAll(async () => {
-    upstream = await startUpstream()
-  })
-  afterAll(() => upstream.close())
+  const upstream = useUpstream()
 
   it('rejects a fetch with an AbortError cause, and the fast path with the AbortError, when the client goes away', async () => {
     const installation = createAppInstallation({ installGlobal: false })
@@ -24,7 +21,7 @@ describe('RequestScope aborts at the dispatcher', () => {
     const scope = installation.openScope(res, { headers: {} })
     const fetched = scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     const requested = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
     close() // the client disconnects: the response closes before it ended
     const [fetchError, requestError] = await Promise.all([fetched, requested])
     // fetch wraps what the dispatcher reports: TypeError('fetch failed') → 'Request was cancelled.' → ours.
@@ -59,9 +56,9 @@ describe('RequestScope aborts at the dispatcher', () => {
     const scope = installation.openScope(res, { headers: {} })
     const mine = new AbortController()
     const outliving = scope.fetch(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     res.end() // the response goes out while the call is still running
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     mine.abort(new Error('stop'))
     const error = await Promise.race([outliving, new Promise((r) => setTimeout(() => r('still running'), 2_000))])
     expect(error).not.toBe('still running')
@@ -76,7 +73,7 @@ describe('RequestScope aborts at the dispatcher', () => {
     const scope = installation.openScope(res, { headers: {} })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     const hanging = [scope.fetch(`${upstream.origin}/hang`), scope.request(`${upstream.origin}/hang`), scope.fetch(`${upstream.origin}/hang`)].map((p) => p.catch((e: unknown) => e))
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
     close()
     const errors = await Promise.all(hanging)
     expect(errors.map((e) => causeNames(e).includes('AbortError'))).toEqual([true, true, true])
@@ -135,7 +132,7 @@ describe('RequestScope aborts at the dispatcher', () => {
     await scope.fetch(`${upstream.origin}/borrowed`).then((r) => r.text())
     expect(upstream.received.find((r) => r.path === '/borrowed')?.headers['x-request-id']).toBe('borrowed-1')
     const hanging = scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
     close()
     expect(((await hanging) as Error).name).toBe('AbortError')
     await installation.close()
