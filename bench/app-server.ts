@@ -15,12 +15,17 @@ import Fastify from 'fastify'
 import Koa from 'koa'
 import { Agent } from 'undici'
 
-const [framework, variant, upstream] = process.argv.slice(2) as ['fastify' | 'express' | 'koa', 'staleguard' | 'bare', string]
+const [framework, variant, upstream] = process.argv.slice(2) as [
+  'fastify' | 'express' | 'koa',
+  'staleguard' | 'bare',
+  string,
+]
 const url = `${upstream}/items`
 /** Adapter options for experiments, e.g. STALEGUARD_OPTIONS='{"installGlobal":false}'. */
 const adapterOptions = JSON.parse(process.env.STALEGUARD_OPTIONS ?? '{}') as Record<string, unknown>
 const agent = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, pipelining: 1 })
-const bareFetch = (): Promise<string> => fetch(url, { dispatcher: agent } as unknown as RequestInit).then((r) => r.text())
+const bareFetch = (): Promise<string> =>
+  fetch(url, { dispatcher: agent } as unknown as RequestInit).then((r) => r.text())
 
 /** The route's work, given the framework's request scope (absent for the bare variant). */
 function callUpstream(scope: StaleguardRequestScope | undefined): Promise<string> {
@@ -33,7 +38,9 @@ switch (framework) {
   case 'fastify': {
     const app = Fastify()
     if (variant !== 'bare') await app.register(fastifyStaleguard, adapterOptions)
-    app.get('/items', async (request, reply) => reply.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : request.staleguard)))
+    app.get('/items', async (request, reply) =>
+      reply.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : request.staleguard)),
+    )
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server
     break
@@ -85,14 +92,22 @@ async function allocationSampling(message: 'allocation-start' | 'allocation-stop
     inspector.connect()
   }
   const session = inspector
-  const post = <T>(method: string, params?: object) => new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))))
+  const post = <T>(method: string, params?: object) =>
+    new Promise<T>((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))),
+    )
   if (message === 'allocation-start') {
-    await post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 256,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
     process.send?.({ allocation: 'started' })
     return
   }
   const { profile } = await post<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling')
-  const total = (node: SamplingNode): number => node.selfSize + node.children.reduce((sum, child) => sum + total(child), 0)
+  const total = (node: SamplingNode): number =>
+    node.selfSize + node.children.reduce((sum, child) => sum + total(child), 0)
   process.send?.({ allocation: 'stopped', bytes: total(profile.head) })
 }
 

@@ -8,7 +8,11 @@ import { type Contender, compare, pinToCpu, startBenchUpstream } from './harness
  * Inside one incoming request, the fast path (`ctx.staleguard.request`) against the scoped fetch
  * (`ctx.fetch`): the same scope, dispatcher and upstream, called back to back.
  */
-export async function benchFastPath(options: { rounds: number; perRound: number; inFlight: number }): Promise<{ ratio: number; cpuRatio: number }> {
+export async function benchFastPath(options: {
+  rounds: number
+  perRound: number
+  inFlight: number
+}): Promise<{ ratio: number; cpuRatio: number }> {
   const { origin, child } = await startBenchUpstream()
   pinToCpu(process.pid, 0)
   const installation = createAppInstallation({ installGlobal: false })

@@ -1,7 +1,16 @@
 import autocannon from 'autocannon'
-import { type BenchApp, type Framework, askApp, median, pinToCpu, startBenchApp, startBenchUpstream } from './harness.js'
+import {
+  type BenchApp,
+  type Framework,
+  askApp,
+  median,
+  pinToCpu,
+  startBenchApp,
+  startBenchUpstream,
+} from './harness.js'
 
-const isCpuReply = (reply: unknown): reply is { cpu: number } => typeof (reply as { cpu?: unknown } | null)?.cpu === 'number'
+const isCpuReply = (reply: unknown): reply is { cpu: number } =>
+  typeof (reply as { cpu?: unknown } | null)?.cpu === 'number'
 
 async function cpuOf(app: BenchApp): Promise<number> {
   return (await askApp(app.child, 'cpu', isCpuReply)).cpu
@@ -17,7 +26,8 @@ async function load(app: BenchApp, seconds: number): Promise<LoadResult> {
   const before = await cpuOf(app)
   const result = await autocannon({ url: `${app.origin}/items`, connections: 32, duration: seconds })
   const cpu = (await cpuOf(app)) - before
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${app.origin}: ${result.errors} errors, ${result.non2xx} non-2xx responses`)
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`${app.origin}: ${result.errors} errors, ${result.non2xx} non-2xx responses`)
   return { rate: result.requests.average, cpuMicros: cpu / result.requests.total }
 }
 
@@ -51,7 +61,13 @@ interface Contestant {
  * Runs `measure` on both apps of a trial, started fresh and stopped after; which one starts first
  * alternates too, so neither side always gets the first (or the later) start.
  */
-async function withPair<T>(a: Contestant, b: Contestant, upstream: string, trialIndex: number, measure: (appA: BenchApp, appB: BenchApp) => Promise<T>): Promise<T> {
+async function withPair<T>(
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  trialIndex: number,
+  measure: (appA: BenchApp, appB: BenchApp) => Promise<T>,
+): Promise<T> {
   const [first, second] = trialIndex % 2 === 0 ? [a, b] : [b, a]
   const started = new Map<Contestant, BenchApp>()
   try {
@@ -64,15 +80,27 @@ async function withPair<T>(a: Contestant, b: Contestant, upstream: string, trial
 }
 
 /** B against A in one round: requests per second of B over A's, CPU per request of A over B's (higher is better for B). */
-const ratioOf = (ra: LoadResult, rb: LoadResult): PairedRatios => ({ rate: rb.rate / ra.rate, cpu: ra.cpuMicros / rb.cpuMicros })
+const ratioOf = (ra: LoadResult, rb: LoadResult): PairedRatios => ({
+  rate: rb.rate / ra.rate,
+  cpu: ra.cpuMicros / rb.cpuMicros,
+})
 
 /** The median of each figure over a list of ratios. */
-const mediansOf = (ratios: readonly PairedRatios[]): PairedRatios => ({ rate: median(ratios.map((r) => r.rate)), cpu: median(ratios.map((r) => r.cpu)) })
+const mediansOf = (ratios: readonly PairedRatios[]): PairedRatios => ({
+  rate: median(ratios.map((r) => r.rate)),
+  cpu: median(ratios.map((r) => r.cpu)),
+})
 
 const listRatios = (values: readonly number[]): string => values.map((v) => v.toFixed(3)).join(' ')
 
 /** One trial: both apps started fresh, then alternating autocannon runs; the medians of per-pair ratios (b over a). */
-async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, options: FrameworkBenchOptions): Promise<PairedRatios> {
+async function trial(
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  trialIndex: number,
+  options: FrameworkBenchOptions,
+): Promise<PairedRatios> {
   return withPair(a, b, upstream, trialIndex, async (appA, appB) => {
     await load(appA, options.warmup)
     await load(appB, options.warmup)
@@ -98,7 +126,13 @@ async function trial(a: Contestant, b: Contestant, upstream: string, trialIndex:
  * neighbour, frequency) hits both alike, where alternating rounds see it only on one side. The per-round
  * ratios (b over a), for the caller to pool.
  */
-async function sharedTrial(a: Contestant, b: Contestant, upstream: string, trialIndex: number, warmup: number): Promise<PairedRatios[]> {
+async function sharedTrial(
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  trialIndex: number,
+  warmup: number,
+): Promise<PairedRatios[]> {
   return withPair(a, b, upstream, trialIndex, async (appA, appB) => {
     const both = async (seconds: number) => {
       const [ra, rb] = await Promise.all([load(appA, seconds), load(appB, seconds)])
@@ -111,12 +145,22 @@ async function sharedTrial(a: Contestant, b: Contestant, upstream: string, trial
   })
 }
 
-async function compareShared(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
+async function compareShared(
+  title: string,
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  options: FrameworkBenchOptions,
+): Promise<PairedRatios> {
   const trials: PairedRatios[][] = []
   for (let i = 0; i < options.sharedTrials; i++) trials.push(await sharedTrial(a, b, upstream, i, options.warmup))
   const ratios = mediansOf(trials.flat())
-  console.log(`\n${title}, both loaded at once on one CPU  (${options.sharedTrials} trials × ${SHARED_ROUNDS} rounds × ${SHARED_SECONDS} s, 32 connections each)`)
-  console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => mediansOf(t).rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request`)
+  console.log(
+    `\n${title}, both loaded at once on one CPU  (${options.sharedTrials} trials × ${SHARED_ROUNDS} rounds × ${SHARED_SECONDS} s, 32 connections each)`,
+  )
+  console.log(
+    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => mediansOf(t).rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request`,
+  )
   return ratios
 }
 
@@ -127,7 +171,13 @@ export interface FrameworkRatios {
   readonly shared: PairedRatios | null
 }
 
-async function compareBothWays(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<FrameworkRatios> {
+async function compareBothWays(
+  title: string,
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  options: FrameworkBenchOptions,
+): Promise<FrameworkRatios> {
   const alternating = await comparePaired(title, a, b, upstream, options)
   const shared = options.sharedTrials > 0 ? await compareShared(title, a, b, upstream, options) : null
   return { alternating, shared }
@@ -138,12 +188,22 @@ async function compareBothWays(title: string, a: Contestant, b: Contestant, upst
  * rounds cancel the machine's drift, and across trials what still moves two identical processes apart
  * (±3–6 % from trial to trial, with or without address-space randomization) averages out.
  */
-async function comparePaired(title: string, a: Contestant, b: Contestant, upstream: string, options: FrameworkBenchOptions): Promise<PairedRatios> {
+async function comparePaired(
+  title: string,
+  a: Contestant,
+  b: Contestant,
+  upstream: string,
+  options: FrameworkBenchOptions,
+): Promise<PairedRatios> {
   const trials: PairedRatios[] = []
   for (let i = 0; i < options.trials; i++) trials.push(await trial(a, b, upstream, i, options))
   const ratios = mediansOf(trials)
-  console.log(`\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s after ${options.warmup} s of warm-up)`)
-  console.log(`  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${listRatios(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${listRatios(trials.map((t) => t.cpu))})`)
+  console.log(
+    `\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s after ${options.warmup} s of warm-up)`,
+  )
+  console.log(
+    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${listRatios(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${listRatios(trials.map((t) => t.cpu))})`,
+  )
   return ratios
 }
 
@@ -154,14 +214,28 @@ async function comparePaired(title: string, a: Contestant, b: Contestant, upstre
  * identical bare Fastify apps: their ratios should be 1, and how far they land from 1 is the noise floor of
  * the others on this machine.
  */
-export async function benchFrameworks(options: FrameworkBenchOptions & { frameworks?: readonly Framework[] }): Promise<{ noise: FrameworkRatios; frameworks: Partial<Record<Framework, FrameworkRatios>> }> {
+export async function benchFrameworks(
+  options: FrameworkBenchOptions & { frameworks?: readonly Framework[] },
+): Promise<{ noise: FrameworkRatios; frameworks: Partial<Record<Framework, FrameworkRatios>> }> {
   const { origin: upstream, child: upstreamProcess } = await startBenchUpstream()
   pinToCpu(process.pid, 1)
-  const noise = await compareBothWays('noise floor: two identical bare Fastify apps', { label: 'bare app', framework: 'fastify', variant: 'bare' }, { label: 'its twin', framework: 'fastify', variant: 'bare' }, upstream, options)
+  const noise = await compareBothWays(
+    'noise floor: two identical bare Fastify apps',
+    { label: 'bare app', framework: 'fastify', variant: 'bare' },
+    { label: 'its twin', framework: 'fastify', variant: 'bare' },
+    upstream,
+    options,
+  )
   const frameworks: Partial<Record<Framework, FrameworkRatios>> = {}
   for (const framework of options.frameworks ?? (['fastify', 'express', 'koa'] as const)) {
     const accessor = framework === 'fastify' ? 'request.fetch' : framework === 'express' ? 'req.fetch' : 'ctx.fetch'
-    frameworks[framework] = await compareBothWays(`${framework}: route calling upstream`, { label: 'bare fetch + Agent', framework, variant: 'bare' }, { label: accessor, framework, variant: 'staleguard' }, upstream, options)
+    frameworks[framework] = await compareBothWays(
+      `${framework}: route calling upstream`,
+      { label: 'bare fetch + Agent', framework, variant: 'bare' },
+      { label: accessor, framework, variant: 'staleguard' },
+      upstream,
+      options,
+    )
   }
   upstreamProcess.disconnect()
   return { noise, frameworks }

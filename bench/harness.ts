@@ -16,7 +16,9 @@ export function pinToCpu(pid: number, cpu: number): boolean {
 
 /** Starts the benchmark upstream in a child process and resolves with its origin. */
 export async function startBenchUpstream(): Promise<{ origin: string; child: ChildProcess }> {
-  const child = fork(fileURLToPath(new URL('./upstream-server.mjs', import.meta.url)), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(new URL('./upstream-server.mjs', import.meta.url)), {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  })
   const [chunk] = (await once(child.stdout!, 'data')) as [Buffer]
   if (child.pid !== undefined) pinToCpu(child.pid, 1)
   return { origin: `http://127.0.0.1:${chunk.toString().trim()}`, child }
@@ -36,7 +38,12 @@ export interface BenchApp {
  * Starts `app-server.ts` for a framework and variant, pinned to CPU 0 (the upstream and autocannon share
  * CPU 1). Its stdout is collected: the first line that is a number is its port.
  */
-export async function startBenchApp(framework: Framework, variant: string, upstream: string, execArgv: readonly string[] = []): Promise<BenchApp> {
+export async function startBenchApp(
+  framework: Framework,
+  variant: string,
+  upstream: string,
+  execArgv: readonly string[] = [],
+): Promise<BenchApp> {
   const child = fork(fileURLToPath(new URL('./app-server.ts', import.meta.url)), [framework, variant, upstream], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     execArgv: [...execArgv, '--import', 'tsx'],
@@ -116,12 +123,17 @@ export function quartiles(values: readonly number[]): [number, number] {
  * tenants, CPU clocks) more between pairs than within one, so the figure reported is the median of the
  * per-pair ratios, with its interquartile range; the medians of each side are shown too.
  */
-export async function compare(title: string, contenders: readonly [Contender, Contender], options: { rounds: number; perRound: number; inFlight: number }): Promise<{ medians: [number, number]; ratio: number; cpuRatio: number }> {
+export async function compare(
+  title: string,
+  contenders: readonly [Contender, Contender],
+  options: { rounds: number; perRound: number; inFlight: number },
+): Promise<{ medians: [number, number]; ratio: number; cpuRatio: number }> {
   const samples: [Sample[], Sample[]] = [[], []]
   for (const c of contenders) await throughput(c.send, Math.min(1_000, options.perRound), options.inFlight) // warm-up
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? [0, 1] : [1, 0]
-    for (const i of order) samples[i as 0 | 1].push(await throughput(contenders[i as 0 | 1].send, options.perRound, options.inFlight))
+    for (const i of order)
+      samples[i as 0 | 1].push(await throughput(contenders[i as 0 | 1].send, options.perRound, options.inFlight))
   }
   const rateRatios = samples[1].map((s, i) => s.rate / samples[0][i]!.rate)
   const cpuRatios = samples[1].map((s, i) => samples[0][i]!.cpuMicros / s.cpuMicros)
@@ -131,10 +143,16 @@ export async function compare(title: string, contenders: readonly [Contender, Co
   const cpuRatio = median(cpuRatios)
   const [rLow, rHigh] = quartiles(rateRatios)
   const [cLow, cHigh] = quartiles(cpuRatios)
-  console.log(`\n${title}  (${options.rounds} paired rounds × ${options.perRound} requests, ${options.inFlight} in flight)`)
+  console.log(
+    `\n${title}  (${options.rounds} paired rounds × ${options.perRound} requests, ${options.inFlight} in flight)`,
+  )
   for (const [i, c] of contenders.entries()) {
-    console.log(`  ${c.name.padEnd(36)} median ${medians[i]!.toFixed(0).padStart(6)} req/s, ${cpu[i]!.toFixed(1).padStart(6)} µs CPU/request`)
+    console.log(
+      `  ${c.name.padEnd(36)} median ${medians[i]!.toFixed(0).padStart(6)} req/s, ${cpu[i]!.toFixed(1).padStart(6)} µs CPU/request`,
+    )
   }
-  console.log(`  ${contenders[1].name} / ${contenders[0].name}: ${ratio.toFixed(3)} by req/s (IQR ${rLow.toFixed(3)}–${rHigh.toFixed(3)}), ${cpuRatio.toFixed(3)} by CPU per request (IQR ${cLow.toFixed(3)}–${cHigh.toFixed(3)})`)
+  console.log(
+    `  ${contenders[1].name} / ${contenders[0].name}: ${ratio.toFixed(3)} by req/s (IQR ${rLow.toFixed(3)}–${rHigh.toFixed(3)}), ${cpuRatio.toFixed(3)} by CPU per request (IQR ${cLow.toFixed(3)}–${cHigh.toFixed(3)})`,
+  )
   return { medians, ratio, cpuRatio }
 }

@@ -40,5 +40,10 @@ console.log(`${which}: ${rate.rate.toFixed(0)} req/s, ${rate.cpuMicros.toFixed(1
 res.end()
 server.closeAllConnections()
 server.close()
-await Promise.all([agent.close(), staleguardFetch.dispatcher.close(), staleguardRequest.dispatcher.close(), installation.close()])
+await Promise.all([
+  agent.close(),
+  staleguardFetch.dispatcher.close(),
+  staleguardRequest.dispatcher.close(),
+  installation.close(),
+])
 child.disconnect()

@@ -28,31 +28,50 @@ const soakRequests = Number(process.env.BENCH_SOAK ?? 100_000)
 const allocationRequests = Number(process.env.BENCH_ALLOCATION ?? 20_000)
 const frameworks = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',') as Framework[]
 
-console.log(`staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`)
+console.log(
+  `staleguard benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}`,
+)
 const summary: string[] = []
 if (chosen.includes('fetch')) {
   const r = await benchFetchVsCreateFetch({ rounds, perRound, inFlight: 32 })
-  summary.push(`createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`)
+  summary.push(
+    `createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`,
+  )
 }
 if (chosen.includes('frameworks')) {
-  const { noise, frameworks: ratios } = await benchFrameworks({ trials: frameworkTrials, rounds: frameworkRounds, seconds, warmup: frameworkWarmup, sharedTrials, frameworks })
+  const { noise, frameworks: ratios } = await benchFrameworks({
+    trials: frameworkTrials,
+    rounds: frameworkRounds,
+    seconds,
+    warmup: frameworkWarmup,
+    sharedTrials,
+    frameworks,
+  })
   const both = ({ alternating, shared }: FrameworkRatios) =>
-    `${alternating.rate.toFixed(3)} by req/s, ${alternating.cpu.toFixed(3)} by app CPU per request` + (shared ? `; sharing one CPU ${shared.rate.toFixed(3)} by req/s, ${shared.cpu.toFixed(3)} by CPU` : '')
+    `${alternating.rate.toFixed(3)} by req/s, ${alternating.cpu.toFixed(3)} by app CPU per request` +
+    (shared ? `; sharing one CPU ${shared.rate.toFixed(3)} by req/s, ${shared.cpu.toFixed(3)} by CPU` : '')
   summary.push(`noise floor, two identical apps: ${both(noise)} (1 when the machine is quiet)`)
-  for (const [framework, ratio] of Object.entries(ratios)) summary.push(`${framework} route, scoped fetch / bare fetch: ${both(ratio)} (target ≥ 0.95)`)
+  for (const [framework, ratio] of Object.entries(ratios))
+    summary.push(`${framework} route, scoped fetch / bare fetch: ${both(ratio)} (target ≥ 0.95)`)
 }
 if (chosen.includes('fast-path')) {
   const r = await benchFastPath({ rounds, perRound, inFlight: 32 })
-  summary.push(`fast path / scoped fetch: ${r.ratio.toFixed(2)}× by req/s, ${r.cpuRatio.toFixed(2)}× by CPU (target ≥ 2.5×)`)
+  summary.push(
+    `fast path / scoped fetch: ${r.ratio.toFixed(2)}× by req/s, ${r.cpuRatio.toFixed(2)}× by CPU (target ≥ 2.5×)`,
+  )
 }
 if (chosen.includes('soak')) {
   const { before, after } = await benchSoak({ requests: soakRequests })
-  summary.push(`soak ${soakRequests} requests: heap ${(after.heapUsedMB - before.heapUsedMB).toFixed(1)} MB, handles ${after.handles - before.handles}, listeners ${after.listenersOnSharedSignal - before.listenersOnSharedSignal}`)
+  summary.push(
+    `soak ${soakRequests} requests: heap ${(after.heapUsedMB - before.heapUsedMB).toFixed(1)} MB, handles ${after.handles - before.handles}, listeners ${after.listenersOnSharedSignal - before.listenersOnSharedSignal}`,
+  )
 }
 if (chosen.includes('allocation')) {
   const results = await benchAllocation({ requests: allocationRequests, frameworks })
   for (const [framework, { bare, staleguard }] of Object.entries(results)) {
-    summary.push(`${framework} route, scoped fetch − bare fetch: ${((staleguard.allocated - bare.allocated) / 1024).toFixed(1)} KB allocated, ${((staleguard.promoted - bare.promoted) / 1024).toFixed(1)} KB promoted per request`)
+    summary.push(
+      `${framework} route, scoped fetch − bare fetch: ${((staleguard.allocated - bare.allocated) / 1024).toFixed(1)} KB allocated, ${((staleguard.promoted - bare.promoted) / 1024).toFixed(1)} KB promoted per request`,
+    )
   }
 }
 console.log(`\nsummary\n${summary.map((line) => `  ${line}`).join('\n')}`)

@@ -47,11 +47,19 @@ export async function benchSoak(options: { requests: number }): Promise<{ before
   const seconds = (performance.now() - started) / 1000
   const after = await snapshot()
   const stats = app.staleguard.stats()
-  console.log(`\nsoak: ${options.requests} requests through request.fetch in ${seconds.toFixed(1)} s (${(options.requests / seconds).toFixed(0)} req/s, ${result.errors} errors, ${result.non2xx} non-2xx)`)
-  console.log(`  heap used after GC   ${before.heapUsedMB.toFixed(1)} MB → ${after.heapUsedMB.toFixed(1)} MB (${(after.heapUsedMB - before.heapUsedMB).toFixed(1)} MB)`)
+  console.log(
+    `\nsoak: ${options.requests} requests through request.fetch in ${seconds.toFixed(1)} s (${(options.requests / seconds).toFixed(0)} req/s, ${result.errors} errors, ${result.non2xx} non-2xx)`,
+  )
+  console.log(
+    `  heap used after GC   ${before.heapUsedMB.toFixed(1)} MB → ${after.heapUsedMB.toFixed(1)} MB (${(after.heapUsedMB - before.heapUsedMB).toFixed(1)} MB)`,
+  )
   console.log(`  active handles       ${before.handles} → ${after.handles}`)
-  console.log(`  listeners on the app-lifetime signal passed to every call: ${before.listenersOnSharedSignal} → ${after.listenersOnSharedSignal}`)
-  console.log(`  upstream sockets open ${stats?.openSockets}, opened in all ${stats?.socketsOpened}, requests ${stats?.requests}`)
+  console.log(
+    `  listeners on the app-lifetime signal passed to every call: ${before.listenersOnSharedSignal} → ${after.listenersOnSharedSignal}`,
+  )
+  console.log(
+    `  upstream sockets open ${stats?.openSockets}, opened in all ${stats?.socketsOpened}, requests ${stats?.requests}`,
+  )
   await app.close()
   child.disconnect()
   return { before, after }

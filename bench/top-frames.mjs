@@ -22,4 +22,7 @@ const print = (title, entries) => {
 const sorted = [...self.entries()].sort((a, b) => b[1] - a[1])
 print(`top ${limitText} by self time (of ${(total / 1000).toFixed(0)} ms)`, sorted.slice(0, Number(limitText)))
 const ours = sorted.filter(([key]) => key.includes('core/src/') || key.includes('core/dist/'))
-print(`staleguard's own functions: ${((ours.reduce((a, [, us]) => a + us, 0) / total) * 100).toFixed(2)} % in all`, ours.slice(0, Number(limitText)))
+print(
+  `staleguard's own functions: ${((ours.reduce((a, [, us]) => a + us, 0) / total) * 100).toFixed(2)} % in all`,
+  ours.slice(0, Number(limitText)),
+)

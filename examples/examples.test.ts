@@ -22,30 +22,55 @@ describe('examples, behind nginx', () => {
   afterAll(() => upstream.close())
 
   it.each([
-    ['fastify', async () => {
-      const app = await buildFastify(upstream.origin)
-      const origin = await app.listen({ port: 0, host: '127.0.0.1' })
-      return { origin, close: () => app.close() }
-    }],
-    ['express', async () => {
-      const { app, staleguard } = buildExpress(upstream.origin)
-      const server = app.listen(0, '127.0.0.1')
-      const origin = await listen(server)
-      return { origin, close: async () => { server.closeAllConnections(); server.close(); await staleguard.close() } }
-    }],
-    ['koa', async () => {
-      const { app, staleguard } = buildKoa(upstream.origin)
-      const server = app.listen(0, '127.0.0.1')
-      const origin = await listen(server)
-      return { origin, close: async () => { server.closeAllConnections(); server.close(); await staleguard.close() } }
-    }],
+    [
+      'fastify',
+      async () => {
+        const app = await buildFastify(upstream.origin)
+        const origin = await app.listen({ port: 0, host: '127.0.0.1' })
+        return { origin, close: () => app.close() }
+      },
+    ],
+    [
+      'express',
+      async () => {
+        const { app, staleguard } = buildExpress(upstream.origin)
+        const server = app.listen(0, '127.0.0.1')
+        const origin = await listen(server)
+        return {
+          origin,
+          close: async () => {
+            server.closeAllConnections()
+            server.close()
+            await staleguard.close()
+          },
+        }
+      },
+    ],
+    [
+      'koa',
+      async () => {
+        const { app, staleguard } = buildKoa(upstream.origin)
+        const server = app.listen(0, '127.0.0.1')
+        const origin = await listen(server)
+        return {
+          origin,
+          close: async () => {
+            server.closeAllConnections()
+            server.close()
+            await staleguard.close()
+          },
+        }
+      },
+    ],
   ] as const)('%s: the route reaches the upstream through the scoped fetch', async (_name, start) => {
     const app = await start()
     try {
       const response = await fetch(`${app.origin}/items/7`, { headers: { 'x-request-id': 'example-7' } })
       expect(response.status).toBe(200)
       expect(await response.json()).toMatchObject({ item: { path: '/items/7', requestId: 'example-7' } })
-      const stats = (await fetch(`${app.origin}/staleguard/stats`).then((r) => r.json())) as { origins: Record<string, { requests: number; idleLimitMs: number }> }
+      const stats = (await fetch(`${app.origin}/staleguard/stats`).then((r) => r.json())) as {
+        origins: Record<string, { requests: number; idleLimitMs: number }>
+      }
       // The example installs staleguard globally, so this test's own calls to the app are counted too: per origin.
       expect(stats.origins[upstream.origin]).toMatchObject({ requests: 1, idleLimitMs: 4_000 })
     } finally {

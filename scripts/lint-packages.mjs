@@ -21,7 +21,8 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   execFileSync(bin('attw'), ['--pack', '.', '--profile', 'node16'], { cwd: path, stdio: 'inherit' })
   for (const file of readdirSync(join(path, 'dist')).filter((name) => /\.d\.c?ts$/.test(name))) {
     // Members marked @internal are the packages' own wiring (stripInternal removes them with their comment).
-    if (readFileSync(join(path, 'dist', file), 'utf8').includes('@internal')) throw new Error(`${pkg.name}: dist/${file} ships a member marked @internal`)
+    if (readFileSync(join(path, 'dist', file), 'utf8').includes('@internal'))
+      throw new Error(`${pkg.name}: dist/${file} ships a member marked @internal`)
   }
   // Every entry point (`.`, and subpaths such as `@staleguard/core/adapter`), both ways.
   const entries = Object.keys(pkg.exports ?? { '.': null }).filter((key) => key !== './package.json')

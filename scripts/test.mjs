@@ -22,7 +22,8 @@ function run(name, command, args, env = {}) {
   return ok
 }
 
-if (!existsSync(join(root, 'node_modules', '.bin', 'vitest'))) run('install', pnpm[0], [...pnpm[1], 'install', '--frozen-lockfile'])
+if (!existsSync(join(root, 'node_modules', '.bin', 'vitest')))
+  run('install', pnpm[0], [...pnpm[1], 'install', '--frozen-lockfile'])
 run('tools (nginx, HAProxy, Node 22/24/26)', process.execPath, [join(root, 'scripts', 'ensure-tools.mjs')])
 run('build', pnpm[0], [...pnpm[1], 'build'])
 run('typecheck', pnpm[0], [...pnpm[1], 'typecheck'])
@@ -42,5 +43,6 @@ for (const major of EXTRA_NODE_MAJORS) {
 }
 
 console.log('\n━━ summary')
-for (const step of steps) console.log(`${step.ok ? 'ok  ' : 'FAIL'}  ${step.seconds.toFixed(1).padStart(6)} s  ${step.name}`)
+for (const step of steps)
+  console.log(`${step.ok ? 'ok  ' : 'FAIL'}  ${step.seconds.toFixed(1).padStart(6)} s  ${step.name}`)
 process.exit(steps.every((s) => s.ok) ? 0 : 1)

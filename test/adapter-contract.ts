@@ -14,18 +14,31 @@ import { type Framework, appLifetime, startApp } from './framework-apps.js'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 /** One raw HTTP request to the app over its own socket, so the test can hang up mid-request. */
-function rawRequest(origin: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+function rawRequest(
+  origin: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) {
   const url = new URL(origin)
-  const request = http.request({ host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers, agent: false })
-  const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-    request.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
-    })
-    request.on('error', reject)
+  const request = http.request({
+    host: url.hostname,
+    port: url.port,
+    path,
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    agent: false,
   })
+  const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>(
+    (resolve, reject) => {
+      request.on('response', (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => (body += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+      })
+      request.on('error', reject)
+    },
+  )
   request.end(options.body)
   return { request, response }
 }
@@ -38,52 +51,65 @@ export function defineAdapterContract(framework: Framework): void {
   describe(`@staleguard/${framework} contract`, () => {
     const upstream = useUpstream()
 
-    it.for(['/proxy', '/proxy-request'])("aborts the handler's upstream call when the client disconnects, and does not retry it (%s)", async (route) => {
-      const app = await startApp(framework)
-      try {
-        const { request, response } = rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/hang`)}`)
-        response.catch(() => {})
-        const before = upstream.count('GET', '/hang')
-        expect(await until(() => upstream.count('GET', '/hang') > before, 2_000)).toBe(true)
-        const record = upstream.received.filter((r) => r.path === '/hang').at(-1)!
-        request.destroy()
-        expect(await until(() => record.closedEarly, 2_000)).toBe(true)
-        await sleep(50)
-        expect(upstream.count('GET', '/hang')).toBe(before + 1)
-        expect(app.stats()?.retries).toBe(0)
-      } finally {
-        await app.close()
-      }
-    })
+    it.for(['/proxy', '/proxy-request'])(
+      "aborts the handler's upstream call when the client disconnects, and does not retry it (%s)",
+      async (route) => {
+        const app = await startApp(framework)
+        try {
+          const { request, response } = rawRequest(
+            app.origin,
+            `${route}?url=${encodeURIComponent(`${upstream.origin}/hang`)}`,
+          )
+          response.catch(() => {})
+          const before = upstream.count('GET', '/hang')
+          expect(await until(() => upstream.count('GET', '/hang') > before, 2_000)).toBe(true)
+          const record = upstream.received.filter((r) => r.path === '/hang').at(-1)!
+          request.destroy()
+          expect(await until(() => record.closedEarly, 2_000)).toBe(true)
+          await sleep(50)
+          expect(upstream.count('GET', '/hang')).toBe(before + 1)
+          expect(app.stats()?.retries).toBe(0)
+        } finally {
+          await app.close()
+        }
+      },
+    )
 
     it('does not abort a POST with a body once the body is read (only a real disconnect does)', async () => {
       const app = await startApp(framework)
       try {
         const target = encodeURIComponent(`${upstream.origin}/slow?ms=300`)
-        const { response } = rawRequest(app.origin, `/proxy?url=${target}`, { method: 'POST', body: 'x'.repeat(10_000), headers: { 'content-type': 'text/plain' } })
+        const { response } = rawRequest(app.origin, `/proxy?url=${target}`, {
+          method: 'POST',
+          body: 'x'.repeat(10_000),
+          headers: { 'content-type': 'text/plain' },
+        })
         expect((await response).status).toBe(200)
       } finally {
         await app.close()
       }
     })
 
-    it.for(['/many', '/many-request'])('leaves no listener behind: 100 calls in one request with a long-lived signal (%s)', async (route) => {
-      const warnings: Error[] = []
-      const onWarning = (warning: Error) => warnings.push(warning)
-      process.on('warning', onWarning)
-      const app = await startApp(framework)
-      try {
-        const { response } = rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/many`)}`)
-        const result = await response
-        expect(result).toMatchObject({ status: 200, body: '100' })
-        await sleep(20)
-        expect(getEventListeners(appLifetime.signal, 'abort')).toHaveLength(0)
-        expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
-      } finally {
-        process.off('warning', onWarning)
-        await app.close()
-      }
-    })
+    it.for(['/many', '/many-request'])(
+      'leaves no listener behind: 100 calls in one request with a long-lived signal (%s)',
+      async (route) => {
+        const warnings: Error[] = []
+        const onWarning = (warning: Error) => warnings.push(warning)
+        process.on('warning', onWarning)
+        const app = await startApp(framework)
+        try {
+          const { response } = rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/many`)}`)
+          const result = await response
+          expect(result).toMatchObject({ status: 200, body: '100' })
+          await sleep(20)
+          expect(getEventListeners(appLifetime.signal, 'abort')).toHaveLength(0)
+          expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+        } finally {
+          process.off('warning', onWarning)
+          await app.close()
+        }
+      },
+    )
 
     it('sends the request id and trace context upstream, never cookie or authorization', async () => {
       const app = await startApp(framework)
@@ -91,11 +117,21 @@ export function defineAdapterContract(framework: Framework): void {
         const target = (tag: string) => `/proxy?url=${encodeURIComponent(`${upstream.origin}/headers/${tag}`)}`
         const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
         await rawRequest(app.origin, target('with-id'), {
-          headers: { 'x-request-id': 'req-abc-123', traceparent, tracestate: 'vendor=1', cookie: 'session=secret', authorization: 'Bearer secret' },
+          headers: {
+            'x-request-id': 'req-abc-123',
+            traceparent,
+            tracestate: 'vendor=1',
+            cookie: 'session=secret',
+            authorization: 'Bearer secret',
+          },
         }).response
         await rawRequest(app.origin, target('without-id')).response
         await rawRequest(app.origin, target('without-id-2')).response
-        await rawRequest(app.origin, `/proxy-request?url=${encodeURIComponent(`${upstream.origin}/headers/fast-path`)}`, { headers: { 'x-request-id': 'req-fast-1', cookie: 'session=secret' } }).response
+        await rawRequest(
+          app.origin,
+          `/proxy-request?url=${encodeURIComponent(`${upstream.origin}/headers/fast-path`)}`,
+          { headers: { 'x-request-id': 'req-fast-1', cookie: 'session=secret' } },
+        ).response
         const fastPath = upstream.received.find((r) => r.path === '/headers/fast-path')!
         expect(fastPath.headers['x-request-id']).toBe('req-fast-1')
         expect(fastPath.headers.cookie).toBeUndefined()
@@ -118,14 +154,21 @@ export function defineAdapterContract(framework: Framework): void {
 
     it("logs a retry through the framework's logger with origin, idle ms, attempt and request id", async () => {
       const lines: Record<string, unknown>[] = []
-      const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          lines.push(JSON.parse(String(chunk)))
+          done()
+        },
+      })
       const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 200 })
       const app = await startApp(framework, { logger: pino({ level: 'info' }, sink), learnIdleLimit: false })
       try {
         const target = (tag: string) => `/proxy?url=${encodeURIComponent(`${proxy.origin}/logged/${tag}`)}`
         await rawRequest(app.origin, target('warm')).response
         await sleep(300)
-        const result = await rawRequest(app.origin, target('after-gap'), { headers: { 'x-request-id': 'logged-req-1' } }).response
+        const result = await rawRequest(app.origin, target('after-gap'), {
+          headers: { 'x-request-id': 'logged-req-1' },
+        }).response
         expect(result.status).toBe(200)
         const retry = lines.find((l) => typeof l.msg === 'string' && l.msg.includes('retrying on a new connection'))
         expect(retry).toBeDefined()
@@ -140,7 +183,13 @@ export function defineAdapterContract(framework: Framework): void {
     it('closes everything it owns: no open sockets, and the previous global dispatcher is back', async () => {
       const previous = getGlobalDispatcher()
       const app = await startApp(framework)
-      await Promise.all(Array.from({ length: 5 }, (_, i) => rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/close/${i}`)}`).response))
+      await Promise.all(
+        Array.from(
+          { length: 5 },
+          (_, i) =>
+            rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/close/${i}`)}`).response,
+        ),
+      )
       expect(app.stats()?.openSockets).toBeGreaterThan(0)
       await app.close()
       expect(app.stats()?.openSockets).toBe(0)
@@ -149,14 +198,23 @@ export function defineAdapterContract(framework: Framework): void {
 
     it('lets the process exit on its own once the app is closed (no --force needed)', async () => {
       const fixture = fileURLToPath(new URL('./fixtures/exit-after-close.ts', import.meta.url))
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, framework, upstream.origin], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, framework, upstream.origin], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let output = ''
       child.stdout.on('data', (c) => (output += c))
       child.stderr.on('data', (c) => (output += c))
-      const exited = await Promise.race([once(child, 'exit').then(([code]) => code as number), sleep(15_000).then(() => 'hung' as const)])
+      const exited = await Promise.race([
+        once(child, 'exit').then(([code]) => code as number),
+        sleep(15_000).then(() => 'hung' as const),
+      ])
       if (exited === 'hung') child.kill('SIGKILL')
       expect(exited, output).toBe(0)
-      expect(JSON.parse(output.trim().split('\n').at(-1)!)).toMatchObject({ openSocketsBeforeClose: expect.any(Number), openSocketsAfterClose: 0 })
+      expect(JSON.parse(output.trim().split('\n').at(-1)!)).toMatchObject({
+        openSocketsBeforeClose: expect.any(Number),
+        openSocketsAfterClose: 0,
+      })
     })
 
     it('lets two apps live in one process: closing the first leaves the second working', async () => {
@@ -164,7 +222,8 @@ export function defineAdapterContract(framework: Framework): void {
       const second = await startApp(framework)
       await first.close()
       expect(getGlobalDispatcher()).toBe(second.dispatcher)
-      const result = await rawRequest(second.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/second`)}`).response
+      const result = await rawRequest(second.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/second`)}`)
+        .response
       expect(result.status).toBe(200)
       await fetch(`${upstream.origin}/global-after-first-closed`).then((r) => r.text())
       await second.close()
@@ -177,7 +236,9 @@ export function defineAdapterContract(framework: Framework): void {
         await rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/tuned/first`)}`).response
         // A raw keep-alive request: the server announces its idle timeout in the Keep-Alive header.
         const socket = net.connect(Number(new URL(app.origin).port), '127.0.0.1')
-        socket.write(`GET /proxy?url=${encodeURIComponent(`${upstream.origin}/tuned`)} HTTP/1.1\r\nhost: app\r\nconnection: keep-alive\r\n\r\n`)
+        socket.write(
+          `GET /proxy?url=${encodeURIComponent(`${upstream.origin}/tuned`)} HTTP/1.1\r\nhost: app\r\nconnection: keep-alive\r\n\r\n`,
+        )
         const head = await new Promise<string>((resolve) => {
           let data = ''
           socket.on('data', (c) => {

@@ -39,24 +39,44 @@ export const appLifetime = new AbortController()
  * The routes every test app has, written once against the request scope: `/proxy` calls upstream with the
  * scoped fetch, `/proxy-request` with the fast path (`staleguard.request`).
  */
-async function handle(path: string, scope: StaleguardRequestScope, call: Call): Promise<{ status: number; body: string }> {
+async function handle(
+  path: string,
+  scope: StaleguardRequestScope,
+  call: Call,
+): Promise<{ status: number; body: string }> {
   try {
     switch (path) {
       case '/proxy': {
-        const response = await scope.fetch(call.url, { method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) })
+        const response = await scope.fetch(call.url, {
+          method: call.method,
+          headers: call.headers,
+          ...(call.body === undefined ? {} : { body: call.body }),
+        })
         return { status: response.status, body: await response.text() }
       }
       case '/proxy-request': {
-        const { statusCode, body } = await scope.request(call.url, { method: call.method as 'GET', headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) })
+        const { statusCode, body } = await scope.request(call.url, {
+          method: call.method as 'GET',
+          headers: call.headers,
+          ...(call.body === undefined ? {} : { body: call.body }),
+        })
         return { status: statusCode, body: await body.text() }
       }
       case '/many': {
         // 100 calls in one request, each with the app-lifetime signal: no listener may pile up or outlive it.
-        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => scope.fetch(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.text())))
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            scope.fetch(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.text()),
+          ),
+        )
         return { status: 200, body: String(results.length) }
       }
       case '/many-request': {
-        const results = await Promise.all(Array.from({ length: 100 }, (_, i) => scope.request(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.body.text())))
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            scope.request(`${call.url}/${i}`, { signal: appLifetime.signal }).then((r) => r.body.text()),
+          ),
+        )
         return { status: 200, body: String(results.length) }
       }
       default:
@@ -68,14 +88,24 @@ async function handle(path: string, scope: StaleguardRequestScope, call: Call): 
   }
 }
 
-function callFrom(query: Record<string, unknown>, method: string, headers: Record<string, string | string[] | undefined>, body: unknown): Call {
+function callFrom(
+  query: Record<string, unknown>,
+  method: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: unknown,
+): Call {
   // Only what the handler chooses to send goes upstream; staleguard adds the request id and trace headers.
   const forwarded: Record<string, string> = {}
   for (const name of ['idempotency-key', 'content-type']) {
     const value = headers[name]
     if (typeof value === 'string') forwarded[name] = value
   }
-  return { url: String(query.url), method, body: method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : String(body ?? ''), headers: forwarded }
+  return {
+    url: String(query.url),
+    method,
+    body: method === 'GET' || method === 'HEAD' || method === 'DELETE' ? undefined : String(body ?? ''),
+    headers: forwarded,
+  }
 }
 
 export interface AppOptions extends AppInstallationOptions {
@@ -84,7 +114,11 @@ export interface AppOptions extends AppInstallationOptions {
 }
 
 /** Express and Koa: listen, and on close stop the server, then close the middleware (they have no close hook). */
-async function listenWithMiddleware(framework: Framework, server: Server, middleware: { stats(): StaleguardStats | undefined; dispatcher: unknown; close(): Promise<void> }): Promise<RunningApp> {
+async function listenWithMiddleware(
+  framework: Framework,
+  server: Server,
+  middleware: { stats(): StaleguardStats | undefined; dispatcher: unknown; close(): Promise<void> },
+): Promise<RunningApp> {
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return {
@@ -111,12 +145,23 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       await app.register(fastifyStaleguard, options)
       app.all('/*', async (request, reply) => {
         const url = new URL(request.url, 'http://app')
-        const result = await handle(url.pathname, request.staleguard, callFrom(request.query as Record<string, unknown>, request.method, request.headers, request.body))
+        const result = await handle(
+          url.pathname,
+          request.staleguard,
+          callFrom(request.query as Record<string, unknown>, request.method, request.headers, request.body),
+        )
         return reply.code(result.status).send(result.body)
       })
       await app.listen({ port: 0, host: '127.0.0.1' })
       const { port } = app.server.address() as AddressInfo
-      return { framework, origin: `http://127.0.0.1:${port}`, server: app.server, stats: () => app.staleguard.stats(), dispatcher: app.staleguard.dispatcher, close: () => app.close() }
+      return {
+        framework,
+        origin: `http://127.0.0.1:${port}`,
+        server: app.server,
+        stats: () => app.staleguard.stats(),
+        dispatcher: app.staleguard.dispatcher,
+        close: () => app.close(),
+      }
     }
     case 'express': {
       const app = express()
@@ -125,7 +170,11 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       app.use(middleware)
       app.use(express.text({ type: () => true }))
       app.use(async (req, res) => {
-        const result = await handle(req.path, req.staleguard, callFrom(req.query as Record<string, unknown>, req.method, req.headers, req.body))
+        const result = await handle(
+          req.path,
+          req.staleguard,
+          callFrom(req.query as Record<string, unknown>, req.method, req.headers, req.body),
+        )
         res.status(result.status).send(result.body)
       })
       return listenWithMiddleware(framework, app.listen(0, '127.0.0.1'), middleware)
@@ -144,7 +193,11 @@ export async function startApp(framework: Framework, appOptions: AppOptions = {}
       app.use(async (ctx) => {
         const chunks: Buffer[] = []
         for await (const chunk of ctx.req) chunks.push(chunk as Buffer)
-        const result = await handle(ctx.path, ctx.staleguard, callFrom(ctx.query, ctx.method, ctx.headers, Buffer.concat(chunks).toString()))
+        const result = await handle(
+          ctx.path,
+          ctx.staleguard,
+          callFrom(ctx.query, ctx.method, ctx.headers, Buffer.concat(chunks).toString()),
+        )
         ctx.status = result.status
         ctx.body = result.body
       })
@@ -171,7 +224,8 @@ export function appClient(app: RunningApp, via: 'fetch' | 'request' = 'fetch'): 
         dispatcher: inbound,
       } as unknown as RequestInit)
       const text = await response.text()
-      if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}: ${text}`), { code: `HTTP_${response.status}` })
+      if (!response.ok)
+        throw Object.assign(new Error(`HTTP ${response.status}: ${text}`), { code: `HTTP_${response.status}` })
       return text
     },
     close: () => inbound.close(),

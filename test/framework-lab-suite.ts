@@ -15,35 +15,48 @@ export function defineFrameworkLabSuite(framework: Framework): void {
   describe(`${framework} handlers calling upstream`, () => {
     const upstream = useUpstream()
 
-    describe.each(HOPS.flatMap((hop) => VIA.map((via) => [hop, via] as const)))('behind %s, calling with %s', (kind, via) => {
-      let hop: Hop | null
-      let app: RunningApp
-      beforeAll(async () => {
-        hop = await startHop(kind, upstream)
-        app = await startApp(framework)
-      })
-      afterAll(async () => {
-        await app.close()
-        await hop?.close()
-      })
+    describe.each(HOPS.flatMap((hop) => VIA.map((via) => [hop, via] as const)))(
+      'behind %s, calling with %s',
+      (kind, via) => {
+        let hop: Hop | null
+        let app: RunningApp
+        beforeAll(async () => {
+          hop = await startHop(kind, upstream)
+          app = await startApp(framework)
+        })
+        afterAll(async () => {
+          await app.close()
+          await hop?.close()
+        })
 
-      it('fails no GET handler across 10 parallel bursts of 8 after idle gaps', async (ctx) => {
-        if (!hop) return ctx.skip()
-        const client = appClient(app, via)
-        const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 10, burstSize: 8 })
-        await client.close()
-        expect(result.lost, JSON.stringify(result.errors)).toBe(0)
-        expect(result.delivered).toBe(result.sent)
-      })
+        it('fails no GET handler across 10 parallel bursts of 8 after idle gaps', async (ctx) => {
+          if (!hop) return ctx.skip()
+          const client = appClient(app, via)
+          const result = await runWorkload(client, hop, upstream, {
+            method: 'GET',
+            shape: 'parallel',
+            bursts: 10,
+            burstSize: 8,
+          })
+          await client.close()
+          expect(result.lost, JSON.stringify(result.errors)).toBe(0)
+          expect(result.delivered).toBe(result.sent)
+        })
 
-      it('sends each POST without Idempotency-Key upstream at most once', async (ctx) => {
-        if (!hop) return ctx.skip()
-        const client = appClient(app, via)
-        const result = await runWorkload(client, hop, upstream, { method: 'POST', shape: 'sequential', bursts: 10, burstSize: 8 })
-        await client.close()
-        expect(result.duplicated).toBe(0)
-        expect(result.delivered + result.lost).toBe(result.sent)
-      })
-    })
+        it('sends each POST without Idempotency-Key upstream at most once', async (ctx) => {
+          if (!hop) return ctx.skip()
+          const client = appClient(app, via)
+          const result = await runWorkload(client, hop, upstream, {
+            method: 'POST',
+            shape: 'sequential',
+            bursts: 10,
+            burstSize: 8,
+          })
+          await client.close()
+          expect(result.duplicated).toBe(0)
+          expect(result.delivered + result.lost).toBe(result.sent)
+        })
+      },
+    )
   })
 }

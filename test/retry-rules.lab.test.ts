@@ -1,5 +1,10 @@
 import { Readable } from 'node:stream'
-import { type StaleguardDispatcher, type StaleguardOptions, createFetch, getStaleguardDiagnostics } from '@staleguard/core'
+import {
+  type StaleguardDispatcher,
+  type StaleguardOptions,
+  createFetch,
+  getStaleguardDiagnostics,
+} from '@staleguard/core'
 import { type FaultProxy, freePort, sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent, request } from 'undici'
@@ -46,13 +51,24 @@ describe('retry rules, against real sockets', () => {
   it('never replays a stream body', async () => {
     const f = staleguard()
     await staleSocket(f, 'stream')
-    const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close() } })
-    const error = await f(`${proxy.origin}/stream-put`, { method: 'PUT', body, duplex: 'half' } as RequestInit).catch((e: unknown) => e)
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('streamed'))
+        c.close()
+      },
+    })
+    const error = await f(`${proxy.origin}/stream-put`, { method: 'PUT', body, duplex: 'half' } as RequestInit).catch(
+      (e: unknown) => e,
+    )
     expect(getStaleguardDiagnostics(error)?.retryDecision).toBe('body-not-replayable')
     expect(upstream.count('PUT', '/stream-put')).toBe(0)
 
     await staleSocket(f, 'node-stream')
-    const viaRequest = await request(`${proxy.origin}/stream-put-2`, { method: 'PUT', body: Readable.from(['streamed']), dispatcher: f.dispatcher }).catch((e: unknown) => e)
+    const viaRequest = await request(`${proxy.origin}/stream-put-2`, {
+      method: 'PUT',
+      body: Readable.from(['streamed']),
+      dispatcher: f.dispatcher,
+    }).catch((e: unknown) => e)
     expect(getStaleguardDiagnostics(viaRequest)?.retryDecision).toBe('body-not-replayable')
     expect(upstream.count('PUT', '/stream-put-2')).toBe(0)
     expect(f.dispatcher.stats().retries).toBe(0)
@@ -81,7 +97,12 @@ describe('retry rules, against real sockets', () => {
         yield Buffer.alloc(10_000, 'y')
       }
     })()
-    const viaRequest = await request(`${proxy.origin}/early/iterable`, { method: 'PUT', body: chunks as never, headers: { 'content-length': '1000000' }, dispatcher: f.dispatcher })
+    const viaRequest = await request(`${proxy.origin}/early/iterable`, {
+      method: 'PUT',
+      body: chunks as never,
+      headers: { 'content-length': '1000000' },
+      dispatcher: f.dispatcher,
+    })
     expect(await viaRequest.body.text()).toMatch(/^early read \d+$/)
     expect(upstream.received.find((r) => r.path === '/early/iterable')?.body.length).toBe(1_000_000)
   })
@@ -95,7 +116,12 @@ describe('retry rules, against real sockets', () => {
       // What an aborted incoming upload being proxied reports.
       throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
     })()
-    const error = await request(`${proxy.origin}/body-failure`, { method: 'PUT', body: failing as never, headers: { 'content-length': '100' }, dispatcher: f.dispatcher }).catch((e: unknown) => e)
+    const error = await request(`${proxy.origin}/body-failure`, {
+      method: 'PUT',
+      body: failing as never,
+      headers: { 'content-length': '100' },
+      dispatcher: f.dispatcher,
+    }).catch((e: unknown) => e)
     expect(getStaleguardDiagnostics(error)?.retryDecision).toBe('body-failed')
     expect(f.dispatcher.stats()).toMatchObject({ retries: 0, staleFailures: 0 })
   })
@@ -127,7 +153,11 @@ describe('retry rules, against real sockets', () => {
 
     proxy.mode = { kind: 'reset-all' }
     const reset = await f(`${proxy.origin}/reset-fresh`).catch((e: unknown) => e)
-    expect(getStaleguardDiagnostics(reset)).toMatchObject({ retryDecision: 'fresh-connection', reused: false, staleSocketError: true })
+    expect(getStaleguardDiagnostics(reset)).toMatchObject({
+      retryDecision: 'fresh-connection',
+      reused: false,
+      staleSocketError: true,
+    })
     expect(upstream.count('GET', '/reset-fresh')).toBe(0)
     expect(f.dispatcher.stats().retries).toBe(0)
   })
@@ -137,7 +167,9 @@ describe('retry rules, against real sockets', () => {
     proxy.mode = { kind: 'reset-reused' }
     let lost = 0
     for (let i = 0; i < 60; i++) {
-      await f(`${proxy.origin}/dead/${i}`).then((r) => r.text()).catch(() => lost++)
+      await f(`${proxy.origin}/dead/${i}`)
+        .then((r) => r.text())
+        .catch(() => lost++)
     }
     const stats = f.dispatcher.stats()
     expect(stats.retriesDeniedByBudget).toBeGreaterThan(0)
@@ -150,7 +182,8 @@ describe('retry rules, against real sockets', () => {
     try {
       const f = staleguard({ keepAliveTimeout: IDLE_MS })
       const plain = new Agent({ keepAliveTimeout: IDLE_MS, keepAliveMaxTimeout: 600_000 })
-      const viaPlain = (path: string) => fetch(hinting.origin + path, { dispatcher: plain } as unknown as RequestInit).then((r) => r.text())
+      const viaPlain = (path: string) =>
+        fetch(hinting.origin + path, { dispatcher: plain } as unknown as RequestInit).then((r) => r.text())
       await f(hinting.origin + '/hint/1').then((r) => r.text())
       await viaPlain('/hint/plain-1')
       expect(hinting.connections).toBe(2)
@@ -170,7 +203,9 @@ describe('retry rules, against real sockets', () => {
     const f = staleguard({ upstreamIdleTimeout: IDLE_MS })
     proxy.mode = { kind: 'rst-after-idle', idleMs: IDLE_MS }
     for (let burst = 0; burst < 6; burst++) {
-      await Promise.all(Array.from({ length: 4 }, (_, i) => f(`${proxy.origin}/configured/${burst}/${i}`).then((r) => r.text())))
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) => f(`${proxy.origin}/configured/${burst}/${i}`).then((r) => r.text())),
+      )
       await sleep(IDLE_MS + 50)
     }
     expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 0, failedRequests: 0 })

@@ -17,7 +17,8 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
     let hop: Hop | null
     beforeAll(async () => {
       hop = await startHop(kind, upstream)
-      if (hop === null) console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
+      if (hop === null)
+        console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
     })
     afterAll(() => hop?.close())
 
@@ -25,7 +26,12 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
       it('plain global fetch loses requests: the lab reproduces the bug', async (ctx) => {
         if (!hop) return ctx.skip()
         const client = plainFetchClient()
-        const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'parallel', bursts: 6, burstSize: BURST_SIZE })
+        const result = await runWorkload(client, hop, upstream, {
+          method: 'GET',
+          shape: 'parallel',
+          bursts: 6,
+          burstSize: BURST_SIZE,
+        })
         expect(result.lost).toBeGreaterThan(0)
       })
     }
@@ -49,7 +55,12 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
         it('saves every GET by retrying alone (learning off): one stale failure per idle gap at most', async (ctx) => {
           if (!hop) return ctx.skip()
           const { client, dispatcher } = factory.make({ learnIdleLimit: false })
-          const result = await runWorkload(client, hop, upstream, { method: 'GET', shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE })
+          const result = await runWorkload(client, hop, upstream, {
+            method: 'GET',
+            shape: 'sequential',
+            bursts: BURSTS,
+            burstSize: BURST_SIZE,
+          })
           await client.close()
           const stats = dispatcher.stats()
           expect(result.lost, JSON.stringify(result.errors)).toBe(0)
@@ -62,8 +73,20 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
           if (!hop) return ctx.skip()
           const { client, dispatcher } = factory.make({ learnIdleLimit: false })
           const failures: unknown[] = []
-          const recording = { ...client, send: (url: string, init?: Parameters<typeof client.send>[1]) => client.send(url, init).catch((e: unknown) => { failures.push(e); throw e }) }
-          const result = await runWorkload(recording, hop, upstream, { method: 'POST', shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE })
+          const recording = {
+            ...client,
+            send: (url: string, init?: Parameters<typeof client.send>[1]) =>
+              client.send(url, init).catch((e: unknown) => {
+                failures.push(e)
+                throw e
+              }),
+          }
+          const result = await runWorkload(recording, hop, upstream, {
+            method: 'POST',
+            shape: 'sequential',
+            bursts: BURSTS,
+            burstSize: BURST_SIZE,
+          })
           await client.close()
           expect(result.duplicated).toBe(0)
           expect(dispatcher.stats().retries).toBe(0)
@@ -79,7 +102,13 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
         it('retries a POST that carries an Idempotency-Key', async (ctx) => {
           if (!hop) return ctx.skip()
           const { client } = factory.make({ learnIdleLimit: false })
-          const result = await runWorkload(client, hop, upstream, { method: 'POST', idempotencyKey: true, shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE })
+          const result = await runWorkload(client, hop, upstream, {
+            method: 'POST',
+            idempotencyKey: true,
+            shape: 'sequential',
+            bursts: BURSTS,
+            burstSize: BURST_SIZE,
+          })
           await client.close()
           expect(result.lost, JSON.stringify(result.errors)).toBe(0)
           expect(result.delivered).toBe(result.sent)

@@ -16,14 +16,20 @@ export const STALEGUARD_CLIENTS: readonly StaleguardClientFactory[] = [
     name: 'createFetch',
     make(options) {
       const staleguardFetch = createFetch(options)
-      return { client: fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close()), dispatcher: staleguardFetch.dispatcher }
+      return {
+        client: fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close()),
+        dispatcher: staleguardFetch.dispatcher,
+      }
     },
   },
   {
     name: 'request (fast path)',
     make(options) {
       const staleguardRequest = createRequest(options)
-      return { client: requestClient('staleguard request', staleguardRequest, () => staleguardRequest.dispatcher.close()), dispatcher: staleguardRequest.dispatcher }
+      return {
+        client: requestClient('staleguard request', staleguardRequest, () => staleguardRequest.dispatcher.close()),
+        dispatcher: staleguardRequest.dispatcher,
+      }
     },
   },
 ]

@@ -38,20 +38,28 @@ const WORKLOADS: readonly (Workload & { readonly label: string })[] = [
 
 async function main(): Promise<void> {
   const started = performance.now()
-  console.log('staleguard demo: bursts of requests separated by idle gaps, through hops that forget idle connections.\n')
+  console.log(
+    'staleguard demo: bursts of requests separated by idle gaps, through hops that forget idle connections.\n',
+  )
   const upstream = await startUpstream()
   const rows: Row[] = []
   const hops: HopKind[] = ['silent-drop', 'fin-race', 'nginx']
   for (const kind of hops) {
     if (kind === 'nginx' && findTool('nginx') === null) {
-      console.log('nginx is not installed: skipping its scenario (sudo apt-get install nginx-light, or `pnpm tools`).\n')
+      console.log(
+        'nginx is not installed: skipping its scenario (sudo apt-get install nginx-light, or `pnpm tools`).\n',
+      )
       continue
     }
     const hop = (await startHop(kind, upstream)) as Hop
     process.stdout.write(`• ${kind}: ${HOP_DESCRIPTIONS[kind]} … `)
     for (const workload of WORKLOADS) {
       const staleguard = createFetch()
-      const clients: LabClient[] = [plainFetchClient(), manualFixClient(), fetchClient('staleguard', staleguard, () => staleguard.dispatcher.close())]
+      const clients: LabClient[] = [
+        plainFetchClient(),
+        manualFixClient(),
+        fetchClient('staleguard', staleguard, () => staleguard.dispatcher.close()),
+      ]
       // The three clients run side by side: same hop, same gaps, separate connections.
       const results = await Promise.all(clients.map((client) => runWorkload(client, hop, upstream, workload)))
       const stats = staleguard.dispatcher.stats()
@@ -79,7 +87,9 @@ async function main(): Promise<void> {
   // How would a user know the hop's limit in the first place? Ask it.
   const natLimitMs = 700
   const nat = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: natLimitMs })
-  console.log(`\n\`staleguard probe\` against a lab hop that forgets idle flows after ${natLimitMs} ms (as a NAT gateway does after 350 s):\n`)
+  console.log(
+    `\n\`staleguard probe\` against a lab hop that forgets idle flows after ${natLimitMs} ms (as a NAT gateway does after 350 s):\n`,
+  )
   const probe = { minMs: 200, maxMs: 2_000, parallel: 4 }
   const report = await probeIdleLimit(`${nat.origin}/health`, probe)
   console.log(formatProbeReport(report, probe).replace(/^/gm, '  '))
@@ -103,9 +113,19 @@ Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`)
 
 function printTable(rows: readonly Row[]): void {
   const header = ['scenario', 'requests', 'client', 'sent', 'lost', 'duplicated', 'retries', 'first-attempt failures']
-  const cells = rows.map((r) => [r.hop, r.requests, r.client, String(r.sent), String(r.lost), String(r.duplicated), r.retries, r.firstAttemptFailures])
+  const cells = rows.map((r) => [
+    r.hop,
+    r.requests,
+    r.client,
+    String(r.sent),
+    String(r.lost),
+    String(r.duplicated),
+    r.retries,
+    r.firstAttemptFailures,
+  ])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
-  const line = (values: readonly string[]) => values.map((v, i) => (i >= 3 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ')
+  const line = (values: readonly string[]) =>
+    values.map((v, i) => (i >= 3 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ')
   console.log(`\n${line(header)}\n${widths.map((w) => '─'.repeat(w)).join('  ')}`)
   let previous = ''
   for (const row of cells) {

@@ -37,13 +37,18 @@ export async function startUpstreamBehindNginx(): Promise<ExampleUpstream> {
 
   const nginx = findTool('nginx')
   if (nginx === null) {
-    console.warn('nginx is not installed: calling the upstream directly (apt-get install nginx-light to see the real path)')
+    console.warn(
+      'nginx is not installed: calling the upstream directly (apt-get install nginx-light to see the real path)',
+    )
     return { origin: `http://127.0.0.1:${upstreamPort}`, viaNginx: false, close: closeApi }
   }
   const prefix = await mkdtemp(join(tmpdir(), 'staleguard-example-nginx-'))
   const listenPort = await freePort()
   const template = await readFile(new URL('../nginx.conf', import.meta.url), 'utf8')
-  const config = template.replaceAll('{{PREFIX}}', prefix).replaceAll('{{LISTEN_PORT}}', String(listenPort)).replaceAll('{{UPSTREAM_PORT}}', String(upstreamPort))
+  const config = template
+    .replaceAll('{{PREFIX}}', prefix)
+    .replaceAll('{{LISTEN_PORT}}', String(listenPort))
+    .replaceAll('{{UPSTREAM_PORT}}', String(upstreamPort))
   await writeFile(join(prefix, 'nginx.conf'), config)
   const child = spawn(nginx, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' })
   let exited = false

@@ -46,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
   const minMs = parseDuration(values.min, 'min')
   const maxMs = parseDuration(values.max, 'max')
   const parallel = Number(values.parallel)
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 16) throw new Error('--parallel: an integer from 1 to 16')
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 16)
+    throw new Error('--parallel: an integer from 1 to 16')
 
   const tty = process.stderr.isTTY === true
   let lastLine = 0
@@ -65,7 +66,9 @@ async function main(argv: string[]): Promise<number> {
     },
   })
   if (tty) process.stderr.write('\r\x1b[2K')
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report, { minMs, maxMs, parallel })}\n`)
+  process.stdout.write(
+    values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report, { minMs, maxMs, parallel })}\n`,
+  )
   return 0
 }
 

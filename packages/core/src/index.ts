@@ -27,5 +27,19 @@ export {
 export type { StaleguardRequestScope } from './scope/request-scope.js'
 export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './scope/server-tuning.js'
 export { formatReport as formatProbeReport } from './probe/report-text.js'
-export { probeIdleLimit, type ProbeObservation, type ProbeOptions, type ProbeOutcome, type ProbeProgress, type ProbeReport } from './probe/probe-idle-limit.js'
-export { formatPrometheusMetrics, registerPromClientMetrics, STALEGUARD_METRICS, type MetricsOptions, type PromClientLike, type StatsSource } from './observe/metrics.js'
+export {
+  probeIdleLimit,
+  type ProbeObservation,
+  type ProbeOptions,
+  type ProbeOutcome,
+  type ProbeProgress,
+  type ProbeReport,
+} from './probe/probe-idle-limit.js'
+export {
+  formatPrometheusMetrics,
+  registerPromClientMetrics,
+  STALEGUARD_METRICS,
+  type MetricsOptions,
+  type PromClientLike,
+  type StatsSource,
+} from './observe/metrics.js'

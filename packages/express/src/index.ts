@@ -51,7 +51,8 @@ const describeRequest = (req: Request): ExpressIncoming => new ExpressIncoming(r
  */
 function sharedRequestPrototype(req: Request): object {
   let proto = Object.getPrototypeOf(req) as object | null
-  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) proto = Object.getPrototypeOf(proto) as object | null
+  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype)
+    proto = Object.getPrototypeOf(proto) as object | null
   return proto ?? (Object.getPrototypeOf(req) as object)
 }
 

@@ -11,7 +11,10 @@ test('req.fetch is the global fetch, with no casts in user code', () => {
     expectTypeOf(req.fetch).toEqualTypeOf<typeof fetch>()
     const response = await req.fetch(new URL('https://api.example.com/items'))
     expectTypeOf(response).toEqualTypeOf<Response>()
-    const fast = await req.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    const fast = await req.staleguard.request('https://api.example.com/items', {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+    })
     expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
     expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
     expectTypeOf(req.staleguard.requestId).toEqualTypeOf<string>()

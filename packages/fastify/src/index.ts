@@ -1,6 +1,11 @@
 import type { ServerResponse } from 'node:http'
 import type { StaleguardRequestScope, StaleguardStats } from '@staleguard/core'
-import { type AppInstallation, type AppInstallationOptions, type RequestScope, createAppInstallation } from '@staleguard/core/adapter'
+import {
+  type AppInstallation,
+  type AppInstallationOptions,
+  type RequestScope,
+  createAppInstallation,
+} from '@staleguard/core/adapter'
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -36,7 +41,9 @@ interface ScopedRequest extends FastifyRequest {
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
 const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyInstance, options, done) => {
-  const installation = createAppInstallation(Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))))
+  const installation = createAppInstallation(
+    Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))),
+  )
   installation.tuneServer(app.server)
 
   app.decorate('staleguard', { dispatcher: installation.dispatcher, stats: () => installation.stats() })
@@ -44,7 +51,11 @@ const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyIns
   app.decorateRequest(kScope, null)
   app.decorateRequest(kResponse, null)
   const scopeOf = (request: ScopedRequest): RequestScope =>
-    (request[kScope] ??= installation.openScope(request[kResponse] as ServerResponse, { requestId: request.id, headers: request.headers, logger: request.log }))
+    (request[kScope] ??= installation.openScope(request[kResponse] as ServerResponse, {
+      requestId: request.id,
+      headers: request.headers,
+      logger: request.log,
+    }))
   app.decorateRequest('fetch', {
     getter(this: FastifyRequest) {
       return scopeOf(this as ScopedRequest).fetch

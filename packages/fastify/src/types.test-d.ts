@@ -9,9 +9,16 @@ test('request.fetch is the global fetch, with no casts in user code', async () =
   await app.register(fastifyStaleguard, { upstream: 'aws-alb', timeout: 5_000, behind: 'aws-alb' })
   app.post('/orders', async (request) => {
     expectTypeOf(request.fetch).toEqualTypeOf<typeof fetch>()
-    const response = await request.fetch('https://api.example.com/orders', { method: 'POST', body: 'x', headers: { 'idempotency-key': '1' } })
+    const response = await request.fetch('https://api.example.com/orders', {
+      method: 'POST',
+      body: 'x',
+      headers: { 'idempotency-key': '1' },
+    })
     expectTypeOf(response).toEqualTypeOf<Response>()
-    const fast = await request.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    const fast = await request.staleguard.request('https://api.example.com/items', {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+    })
     expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
     expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
     expectTypeOf(request.staleguard.requestId).toEqualTypeOf<string>()

@@ -15,7 +15,8 @@ declare module 'koa' {
 }
 
 /** The middleware, plus what Koa has no hook for: closing what it owns. */
-export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext> = Middleware<State, Context> & ScopeControls
+export type StaleguardMiddleware<State = DefaultState, Context = DefaultContext> = Middleware<State, Context> &
+  ScopeControls
 
 /** What a scope reads from a context, read only when needed; `ctx.log` is where koa-pino-logger puts its logger. */
 class KoaIncoming {
@@ -37,7 +38,9 @@ class KoaIncoming {
 const describeContext = (ctx: ParameterizedContext): KoaIncoming => new KoaIncoming(ctx)
 
 /** `app.use(staleguard(options))`: `ctx.fetch` in every later middleware. */
-export function staleguard<State = DefaultState, Context = DefaultContext>(options?: KoaStaleguardOptions): StaleguardMiddleware<State, Context> {
+export function staleguard<State = DefaultState, Context = DefaultContext>(
+  options?: KoaStaleguardOptions,
+): StaleguardMiddleware<State, Context> {
   const installation = createAppInstallation(options)
   const middleware: Middleware<State, Context> = (ctx, next) => {
     const context = ctx as unknown as ParameterizedContext

@@ -13,7 +13,10 @@ test('ctx.fetch is the global fetch, also with a custom context type', () => {
     expectTypeOf(ctx.tenant).toEqualTypeOf<string>()
     const response = await ctx.fetch('https://api.example.com/items')
     expectTypeOf(response).toEqualTypeOf<Response>()
-    const fast = await ctx.staleguard.request('https://api.example.com/items', { method: 'GET', headers: { accept: 'application/json' } })
+    const fast = await ctx.staleguard.request('https://api.example.com/items', {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+    })
     expectTypeOf(fast.statusCode).toEqualTypeOf<number>()
     expectTypeOf(await fast.body.json()).toEqualTypeOf<unknown>()
     expectTypeOf(ctx.staleguard.requestId).toEqualTypeOf<string>()

@@ -67,14 +67,21 @@ export function manualFixClient(): LabClient {
 }
 
 /** Any fetch-shaped function (createFetch, request.fetch, …) as a lab client. */
-export function fetchClient(name: string, fetchImpl: typeof fetch, close: () => Promise<void> = async () => {}): LabClient {
+export function fetchClient(
+  name: string,
+  fetchImpl: typeof fetch,
+  close: () => Promise<void> = async () => {},
+): LabClient {
   return { name, send: (url, request) => fetchImpl(url, toInit(request)).then(readOk), close }
 }
 
 /** An `undici.request`-style function (the fast path) as a lab client; a web stream body is sent as a Node stream. */
 export function requestClient(
   name: string,
-  request: (url: string, options: { method: 'GET'; body?: string | Readable; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<{ statusCode: number; body: { text(): Promise<string> } }>,
+  request: (
+    url: string,
+    options: { method: 'GET'; body?: string | Readable; headers?: Record<string, string>; signal?: AbortSignal },
+  ) => Promise<{ statusCode: number; body: { text(): Promise<string> } }>,
   close: () => Promise<void> = async () => {},
 ): LabClient {
   return {
@@ -82,12 +89,20 @@ export function requestClient(
     async send(url, init) {
       const { statusCode, body } = await request(url, {
         method: (init?.method ?? 'GET') as 'GET',
-        ...(init?.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : Readable.fromWeb(init.body as import('node:stream/web').ReadableStream) }),
+        ...(init?.body === undefined
+          ? {}
+          : {
+              body:
+                typeof init.body === 'string'
+                  ? init.body
+                  : Readable.fromWeb(init.body as import('node:stream/web').ReadableStream),
+            }),
         ...(init?.headers === undefined ? {} : { headers: init.headers }),
         ...(init?.signal === undefined ? {} : { signal: init.signal }),
       })
       const text = await body.text()
-      if (statusCode < 200 || statusCode > 299) throw Object.assign(new Error(`HTTP ${statusCode}`), { code: `HTTP_${statusCode}` })
+      if (statusCode < 200 || statusCode > 299)
+        throw Object.assign(new Error(`HTTP ${statusCode}`), { code: `HTTP_${statusCode}` })
       return text
     },
     close,

@@ -16,7 +16,9 @@ export async function incomingExchange(): Promise<IncomingExchange> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const arrived = once(server, 'request') as Promise<[http.IncomingMessage, http.ServerResponse]>
-  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (response) => response.resume())
+  const client = http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { agent: false }, (response) =>
+    response.resume(),
+  )
   client.on('error', () => {})
   const [req, res] = await arrived
   return {

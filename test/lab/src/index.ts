@@ -6,7 +6,23 @@ export { findTool, requireTool, isCI } from './tools.js'
 export { freePort, waitForPort } from './free-port.js'
 export { sleep, until } from './wait.js'
 export { runBursts, errorCode, type BurstPlan, type BurstResult } from './bursts.js'
-export { plainFetchClient, manualFixClient, fetchClient, requestClient, type LabClient, type LabRequest } from './clients.js'
-export { startHop, runWorkload, HOP_IDLE_MS, HOP_DESCRIPTIONS, type Hop, type HopKind, type Workload, type WorkloadResult } from './scenarios.js'
+export {
+  plainFetchClient,
+  manualFixClient,
+  fetchClient,
+  requestClient,
+  type LabClient,
+  type LabRequest,
+} from './clients.js'
+export {
+  startHop,
+  runWorkload,
+  HOP_IDLE_MS,
+  HOP_DESCRIPTIONS,
+  type Hop,
+  type HopKind,
+  type Workload,
+  type WorkloadResult,
+} from './scenarios.js'
 export { incomingExchange, UUID_V4, type IncomingExchange } from './incoming.js'
 export { exposeGc, type CollectGarbage } from './gc.js'

@@ -67,7 +67,13 @@ http {
 }
 
 /** Shared by nginx and HAProxy: wait for the port, and on close stop the process and remove its folder. */
-export async function supervise(child: ChildProcess, port: number, config: string, dir: string, readLog: () => Promise<string>): Promise<ProxyProcess> {
+export async function supervise(
+  child: ChildProcess,
+  port: number,
+  config: string,
+  dir: string,
+  readLog: () => Promise<string>,
+): Promise<ProxyProcess> {
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   let exited = false

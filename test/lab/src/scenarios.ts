@@ -44,7 +44,10 @@ export async function startHop(kind: HopKind, upstream: Pick<Upstream, 'port'>):
       return faultHop(kind, proxy, () => HOP_IDLE_MS + 100)
     }
     case 'fin-race': {
-      const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'fin-race', idleMs: HOP_IDLE_MS, finDelayMs: FIN_DELAY_MS })
+      const proxy = await startFaultProxy(
+        { port: upstream.port },
+        { kind: 'fin-race', idleMs: HOP_IDLE_MS, finDelayMs: FIN_DELAY_MS },
+      )
       // Inside the window where the hop has closed the flow but its FIN has not arrived yet.
       return faultHop(kind, proxy, (b) => HOP_IDLE_MS + 40 + ((b * 37) % (FIN_DELAY_MS - 80)))
     }
@@ -57,7 +60,13 @@ export async function startHop(kind: HopKind, upstream: Pick<Upstream, 'port'>):
           ? await startNginx({ binary, upstreamPort: upstream.port, keepAliveTimeoutMs: HOP_IDLE_MS })
           : await startHaproxy({ binary, upstreamPort: upstream.port, keepAliveTimeoutMs: HOP_IDLE_MS })
       // Around the proxy's own timeout, where its close and the next request race.
-      return { kind, origin: process.origin, proxy: null, gapMs: (b) => HOP_IDLE_MS - 20 + ((b * 13) % 60), close: () => process.close() }
+      return {
+        kind,
+        origin: process.origin,
+        proxy: null,
+        gapMs: (b) => HOP_IDLE_MS - 20 + ((b * 13) % 60),
+        close: () => process.close(),
+      }
     }
   }
 }
@@ -90,10 +99,16 @@ let runs = 0
  * Runs bursts of one kind of request through a hop and counts, at the upstream, how often each request
  * arrived: every request has its own path, so a replay shows up as a duplicate.
  */
-export async function runWorkload(client: LabClient, hop: Hop, upstream: Pick<Upstream, 'received'>, workload: Workload): Promise<WorkloadResult> {
+export async function runWorkload(
+  client: LabClient,
+  hop: Hop,
+  upstream: Pick<Upstream, 'received'>,
+  workload: Workload,
+): Promise<WorkloadResult> {
   const run = `r${++runs}-${process.pid}`
   const prefix = `/w/${run}/`
-  const body = workload.method === 'GET' || workload.method === 'DELETE' ? undefined : (i: number) => JSON.stringify({ run, i })
+  const body =
+    workload.method === 'GET' || workload.method === 'DELETE' ? undefined : (i: number) => JSON.stringify({ run, i })
   const result = await runBursts(
     (i) =>
       client.send(`${hop.origin}${prefix}${i}`, {

@@ -22,6 +22,7 @@ export function isCI(): boolean {
 /** The tool's path; in CI a missing tool throws so the test fails loudly. */
 export function requireTool(name: 'nginx' | 'haproxy'): string | null {
   const found = findTool(name)
-  if (found === null && isCI()) throw new Error(`${name} is required in CI (CI=true) but was not found; .ci/run installs it with apt-get`)
+  if (found === null && isCI())
+    throw new Error(`${name} is required in CI (CI=true) but was not found; .ci/run installs it with apt-get`)
   return found
 }

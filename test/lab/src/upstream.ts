@@ -64,7 +64,8 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       res.on('close', () => {
         if (!res.writableEnded) record.closedEarly = true
       })
-      if (options.keepAliveHintSeconds !== undefined) res.setHeader('keep-alive', `timeout=${options.keepAliveHintSeconds}`)
+      if (options.keepAliveHintSeconds !== undefined)
+        res.setHeader('keep-alive', `timeout=${options.keepAliveHintSeconds}`)
       respond(url, res, received.length)
     })
   })
@@ -99,7 +100,10 @@ function respond(url: URL, res: http.ServerResponse, n: number): void {
   }
   switch (url.pathname) {
     case '/slow': {
-      const timer = setTimeout(() => res.end(JSON.stringify({ ok: true, n })), Number(url.searchParams.get('ms') ?? 100))
+      const timer = setTimeout(
+        () => res.end(JSON.stringify({ ok: true, n })),
+        Number(url.searchParams.get('ms') ?? 100),
+      )
       res.on('close', () => clearTimeout(timer))
       return
     }

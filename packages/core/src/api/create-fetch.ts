@@ -17,7 +17,8 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
   const dispatcher: object = dispatcherFrom(arg)
   // fetch never mutates init, so the common no-init call reuses one object.
   const plainInit = { dispatcher } as RequestInit
-  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => fetchVia(dispatcher, plainInit, input, init)
+  const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    fetchVia(dispatcher, plainInit, input, init)
   Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
   return staleguardFetch as unknown as StaleguardFetch<Dispatcher>
 }
@@ -27,7 +28,12 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
  * `dispatcher`, unless the caller's `init` names its own. `plainInit` is `{ dispatcher }`, made once by the
  * caller and reused for calls without init.
  */
-export function fetchVia(dispatcher: object, plainInit: RequestInit, input: string | URL | Request, init: RequestInit | undefined): Promise<Response> {
+export function fetchVia(
+  dispatcher: object,
+  plainInit: RequestInit,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+): Promise<Response> {
   if (init === undefined) return globalThis.fetch(input, plainInit)
   if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
   return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)

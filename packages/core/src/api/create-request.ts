@@ -1,9 +1,17 @@
 import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
-import { type StaleguardDispatcher, createDispatcher, dispatcherFrom, isScopeAware } from '../dispatch/staleguard-dispatcher.js'
+import {
+  type StaleguardDispatcher,
+  createDispatcher,
+  dispatcherFrom,
+  isScopeAware,
+} from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
-export type StaleguardRequestOptions<TOpaque = null> = Omit<NonNullable<Parameters<typeof undiciRequest<TOpaque>>[1]>, 'dispatcher'>
+export type StaleguardRequestOptions<TOpaque = null> = Omit<
+  NonNullable<Parameters<typeof undiciRequest<TOpaque>>[1]>,
+  'dispatcher'
+>
 
 /** undici's `request` bound to a staleguard dispatcher: same options, same `ResponseData`, without fetch's cost per call (`pnpm bench fast-path`). */
 export type StaleguardRequest<D extends Dispatcher = StaleguardDispatcher> = (<TOpaque = null>(
@@ -21,8 +29,13 @@ export function createRequest(arg?: StaleguardOptions | Dispatcher): StaleguardR
   return requestThrough(dispatcherFrom(arg))
 }
 
-export function requestThrough<D extends Dispatcher>(dispatcher: D | { dispatch: Dispatcher['dispatch'] }): StaleguardRequest<D> {
-  const bound = <TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque>): Promise<Dispatcher.ResponseData<TOpaque>> =>
+export function requestThrough<D extends Dispatcher>(
+  dispatcher: D | { dispatch: Dispatcher['dispatch'] },
+): StaleguardRequest<D> {
+  const bound = <TOpaque = null>(
+    url: string | URL,
+    options?: StaleguardRequestOptions<TOpaque>,
+  ): Promise<Dispatcher.ResponseData<TOpaque>> =>
     undiciRequest<TOpaque>(url, { ...options, dispatcher: dispatcher as Dispatcher })
   Object.defineProperty(bound, 'dispatcher', { value: dispatcher, enumerable: true })
   return bound as StaleguardRequest<D>
@@ -35,10 +48,12 @@ let fallback: StaleguardDispatcher | null = null
  * global dispatcher when it is a staleguard one (installGlobalDispatcher), else a shared default staleguard
  * dispatcher created on first use (its idle sockets never keep the process alive).
  */
-export function request<TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque> & { dispatcher?: Dispatcher }): Promise<Dispatcher.ResponseData<TOpaque>> {
+export function request<TOpaque = null>(
+  url: string | URL,
+  options?: StaleguardRequestOptions<TOpaque> & { dispatcher?: Dispatcher },
+): Promise<Dispatcher.ResponseData<TOpaque>> {
   if (options?.dispatcher) return undiciRequest<TOpaque>(url, options)
   const global = getGlobalDispatcher()
   const dispatcher = isScopeAware(global) ? global : (fallback ??= createDispatcher())
   return undiciRequest<TOpaque>(url, { ...options, dispatcher })
 }
-

@@ -56,7 +56,9 @@ function registry(): Registry {
  */
 export function installGlobalDispatcher(options?: StaleguardOptions): GlobalDispatcherInstallation<StaleguardDispatcher>
 export function installGlobalDispatcher<D extends Dispatcher>(dispatcher: D): GlobalDispatcherInstallation<D>
-export function installGlobalDispatcher(arg?: StaleguardOptions | Dispatcher): GlobalDispatcherInstallation<Dispatcher> {
+export function installGlobalDispatcher(
+  arg?: StaleguardOptions | Dispatcher,
+): GlobalDispatcherInstallation<Dispatcher> {
   const borrowed = isDispatcher(arg)
   const dispatcher = dispatcherFrom(arg)
   const state = registry()
@@ -84,7 +86,10 @@ export function installGlobalDispatcher(arg?: StaleguardOptions | Dispatcher): G
  * installation that has been restored since, that one's predecessor is used instead, and so on.
  */
 async function restoreInstallation(state: Registry, installation: Installation): Promise<void> {
-  for (const [slot, key] of [[SLOT_V1, 'v1'], [SLOT_V2, 'v2']] as const) {
+  for (const [slot, key] of [
+    [SLOT_V1, 'v1'],
+    [SLOT_V2, 'v2'],
+  ] as const) {
     if (slots[slot] !== installation.dispatcher) continue
     slots[slot] = predecessor(state, installation, key)
   }
@@ -103,7 +108,8 @@ function predecessor(state: Registry, installation: Installation, key: 'v1' | 'v
     // rather than a hole, since an undici 8 loaded meanwhile found ours there and made none of its own.
     const value = key === 'v2' && !current.replaced.hadV2 ? current.replaced.v1 : current.replaced[key]
     const stillInstalled = state.installations.some((i) => i.dispatcher === value)
-    const previous = typeof value === 'object' && value !== null && !stillInstalled ? state.restored.get(value) : undefined
+    const previous =
+      typeof value === 'object' && value !== null && !stillInstalled ? state.restored.get(value) : undefined
     if (previous === undefined) return value
     current = previous
   }

@@ -26,7 +26,9 @@ describe('options', () => {
 
   it('takes the shortest of several upstream presets and an explicit upstream timeout', () => {
     expect(resolveOriginOptions({ upstream: ['aws-nlb', 'aws-alb'] }, undefined).upstreamIdleTimeout).toBe(60_000)
-    expect(resolveOriginOptions({ upstream: 'aws-alb', upstreamIdleTimeout: 30_000 }, undefined).keepAliveTimeout).toBe(27_000)
+    expect(resolveOriginOptions({ upstream: 'aws-alb', upstreamIdleTimeout: 30_000 }, undefined).keepAliveTimeout).toBe(
+      27_000,
+    )
   })
 
   it('applies per-origin overrides on top of the global options', () => {
@@ -48,7 +50,11 @@ describe('options', () => {
     [{ keepAliveTimeout: -1 }, 'keepAliveTimeout', 'from 1 to 3600000'],
     [{ keepAliveTimeout: 1.5 }, 'keepAliveTimeout', 'integer'],
     [{ keepAliveTimeout: 2_000, keepAliveMaxTimeout: 1_000 }, 'keepAliveMaxTimeout', 'from 2000'],
-    [{ upstreamIdleTimeout: 5_000, keepAliveTimeout: 5_000 }, 'keepAliveTimeout', 'below the upstream idle timeout of 5000 ms'],
+    [
+      { upstreamIdleTimeout: 5_000, keepAliveTimeout: 5_000 },
+      'keepAliveTimeout',
+      'below the upstream idle timeout of 5000 ms',
+    ],
     [{ upstreamIdleTimeout: 10 }, 'upstreamIdleTimeout', 'from 100'],
     [{ retry: { maxRetries: 4 } }, 'retry.maxRetries', 'from 1 to 3'],
     [{ retry: { budget: { ratio: 2 } } }, 'retry.budget.ratio', 'from 0 to 1'],
@@ -56,7 +62,11 @@ describe('options', () => {
     [{ upstream: 'aws-elb' }, 'upstream', 'aws-alb'],
     [{ keepaliveTimeout: 1_000 }, 'keepaliveTimeout', 'is not a staleguard option'],
     [{ origins: { 'not a url': {} } }, 'origins', 'absolute URLs'],
-    [{ origins: { 'https://a.example': { keepAliveTimeout: 0 } } }, "origins['https://a.example'].keepAliveTimeout", 'from 1'],
+    [
+      { origins: { 'https://a.example': { keepAliveTimeout: 0 } } },
+      "origins['https://a.example'].keepAliveTimeout",
+      'from 1',
+    ],
   ])('rejects %j at construction, naming %s and the accepted range', (options, option, range) => {
     let thrown: unknown
     try {

@@ -92,8 +92,16 @@ export class StaleguardOptionError extends TypeError {
 export const DEFAULT_KEEP_ALIVE_TIMEOUT = 4_000
 const MAX_IDLE_MS = 3_600_000
 const ORIGIN_KEYS = new Set<string>([
-  'keepAliveTimeout', 'keepAliveMaxTimeout', 'upstreamIdleTimeout', 'upstream', 'connections', 'retry',
-  'learnIdleLimit', 'headersTimeout', 'bodyTimeout', 'connect',
+  'keepAliveTimeout',
+  'keepAliveMaxTimeout',
+  'upstreamIdleTimeout',
+  'upstream',
+  'connections',
+  'retry',
+  'learnIdleLimit',
+  'headersTimeout',
+  'bodyTimeout',
+  'connect',
 ])
 const RETRY_KEYS = new Set(['maxRetries', 'methods', 'budget', 'maxReplayBodyBytes'])
 const BUDGET_KEYS = new Set(['ratio', 'minRetries', 'windowMs'])
@@ -147,7 +155,11 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
   } else {
     keepAliveTimeout = checkInteger(idleName, explicitIdle, 1, MAX_IDLE_MS, 'ms')
     if (pathLimit !== null && keepAliveTimeout >= pathLimit) {
-      throw new StaleguardOptionError(idleName, `must be below the upstream idle timeout of ${pathLimit} ms, or a hop closes sockets before the client retires them`, explicitIdle)
+      throw new StaleguardOptionError(
+        idleName,
+        `must be below the upstream idle timeout of ${pathLimit} ms, or a hop closes sockets before the client retires them`,
+        explicitIdle,
+      )
     }
   }
 
@@ -155,12 +167,19 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
   let keepAliveMaxTimeout = keepAliveTimeout
   if (explicitMax !== undefined) {
     const upper = pathLimit === null ? MAX_IDLE_MS : pathLimit - 1
-    keepAliveMaxTimeout = checkInteger(maxName, explicitMax, keepAliveTimeout, upper, 'ms (from keepAliveTimeout up to below the upstream idle timeout)')
+    keepAliveMaxTimeout = checkInteger(
+      maxName,
+      explicitMax,
+      keepAliveTimeout,
+      upper,
+      'ms (from keepAliveTimeout up to below the upstream idle timeout)',
+    )
   }
 
   const [connections, connectionsName] = pick('connections')
   const [learn, learnName] = pick('learnIdleLimit')
-  if (learn !== undefined && typeof learn !== 'boolean') throw new StaleguardOptionError(learnName, 'must be true or false', learn)
+  if (learn !== undefined && typeof learn !== 'boolean')
+    throw new StaleguardOptionError(learnName, 'must be true or false', learn)
   const [headersTimeout, headersName] = pick('headersTimeout')
   const [bodyTimeout, bodyName] = pick('bodyTimeout')
   const [connect, connectName] = pick('connect')
@@ -175,7 +194,8 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
     connections: connections === undefined ? null : checkInteger(connectionsName, connections, 1, 65_535, 'sockets'),
     retry: resolveRetry(options.retry, override?.retry, prefix),
     learnIdleLimit: learn ?? true,
-    headersTimeout: headersTimeout === undefined ? undefined : checkInteger(headersName, headersTimeout, 0, MAX_IDLE_MS, 'ms'),
+    headersTimeout:
+      headersTimeout === undefined ? undefined : checkInteger(headersName, headersTimeout, 0, MAX_IDLE_MS, 'ms'),
     bodyTimeout: bodyTimeout === undefined ? undefined : checkInteger(bodyName, bodyTimeout, 0, MAX_IDLE_MS, 'ms'),
     connect,
   }
@@ -192,7 +212,11 @@ function shortestPathIdle(
   if (upstream !== undefined) {
     const hops = typeof upstream === 'string' ? [upstream] : upstream
     if (!Array.isArray(hops) || hops.length === 0) {
-      throw new StaleguardOptionError(upstreamName, `must be one of ${INTERMEDIARIES.join(', ')}, or a non-empty array of them`, upstream)
+      throw new StaleguardOptionError(
+        upstreamName,
+        `must be one of ${INTERMEDIARIES.join(', ')}, or a non-empty array of them`,
+        upstream,
+      )
     }
     for (const hop of hops) {
       if (!Object.hasOwn(INTERMEDIARY_IDLE_TIMEOUTS, hop)) {
@@ -204,7 +228,11 @@ function shortestPathIdle(
   return limits.length === 0 ? null : Math.min(...limits)
 }
 
-function resolveRetry(global: false | RetryOptions | undefined, local: false | RetryOptions | undefined, prefix: string): ResolvedRetry | null {
+function resolveRetry(
+  global: false | RetryOptions | undefined,
+  local: false | RetryOptions | undefined,
+  prefix: string,
+): ResolvedRetry | null {
   const chosen = local !== undefined ? local : global
   const name = local !== undefined ? `${prefix}retry` : 'retry'
   if (chosen === false) return null
@@ -218,16 +246,27 @@ function resolveRetry(global: false | RetryOptions | undefined, local: false | R
   const budget = merged.budget
   if (budget !== undefined && budget !== false) checkObject(`${name}.budget`, budget, BUDGET_KEYS)
   return {
-    maxRetries: merged.maxRetries === undefined ? 1 : checkInteger(`${name}.maxRetries`, merged.maxRetries, 1, 3, 'retries'),
+    maxRetries:
+      merged.maxRetries === undefined ? 1 : checkInteger(`${name}.maxRetries`, merged.maxRetries, 1, 3, 'retries'),
     methods: new Set(methods.map((m) => m.toUpperCase())),
-    budget: budget === false ? null : {
-      ratio: budget?.ratio === undefined ? 0.2 : checkNumber(`${name}.budget.ratio`, budget.ratio, 0, 1),
-      minRetries: budget?.minRetries === undefined ? 10 : checkInteger(`${name}.budget.minRetries`, budget.minRetries, 0, 10_000, 'retries'),
-      windowMs: budget?.windowMs === undefined ? 10_000 : checkInteger(`${name}.budget.windowMs`, budget.windowMs, 1_000, 3_600_000, 'ms'),
-    },
-    maxReplayBodyBytes: merged.maxReplayBodyBytes === undefined
-      ? 8 * 1024 * 1024
-      : checkInteger(`${name}.maxReplayBodyBytes`, merged.maxReplayBodyBytes, 0, 1024 * 1024 * 1024, 'bytes'),
+    budget:
+      budget === false
+        ? null
+        : {
+            ratio: budget?.ratio === undefined ? 0.2 : checkNumber(`${name}.budget.ratio`, budget.ratio, 0, 1),
+            minRetries:
+              budget?.minRetries === undefined
+                ? 10
+                : checkInteger(`${name}.budget.minRetries`, budget.minRetries, 0, 10_000, 'retries'),
+            windowMs:
+              budget?.windowMs === undefined
+                ? 10_000
+                : checkInteger(`${name}.budget.windowMs`, budget.windowMs, 1_000, 3_600_000, 'ms'),
+          },
+    maxReplayBodyBytes:
+      merged.maxReplayBodyBytes === undefined
+        ? 8 * 1024 * 1024
+        : checkInteger(`${name}.maxReplayBodyBytes`, merged.maxReplayBodyBytes, 0, 1024 * 1024 * 1024, 'bytes'),
   }
 }
 
@@ -238,7 +277,11 @@ function checkObject(name: string, value: unknown, allowed: ReadonlySet<string> 
   if (!allowed) return
   for (const key of Object.keys(value)) {
     if (!allowed.has(key)) {
-      throw new StaleguardOptionError(`${name === 'options' ? '' : `${name}.`}${key}`, `is not a staleguard option; known: ${[...allowed].join(', ')}`, (value as Record<string, unknown>)[key])
+      throw new StaleguardOptionError(
+        `${name === 'options' ? '' : `${name}.`}${key}`,
+        `is not a staleguard option; known: ${[...allowed].join(', ')}`,
+        (value as Record<string, unknown>)[key],
+      )
     }
   }
 }

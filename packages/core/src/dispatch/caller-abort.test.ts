@@ -34,7 +34,11 @@ describe('the abort function a caller keeps', () => {
 })
 
 /** One GET through `dispatcher`, handing its abort function to `keepAbort`; resolves with a WeakRef to its options once it completes. */
-function dispatchOnce(dispatcher: Dispatcher, origin: string, keepAbort: (abort: (reason?: Error) => void) => void): Promise<WeakRef<object>> {
+function dispatchOnce(
+  dispatcher: Dispatcher,
+  origin: string,
+  keepAbort: (abort: (reason?: Error) => void) => void,
+): Promise<WeakRef<object>> {
   const options: Dispatcher.DispatchOptions = { origin, path: '/kept', method: 'GET', headers: { 'x-probe': '1' } }
   const optionsRef = new WeakRef(options)
   return new Promise((resolve, reject) => {

@@ -21,7 +21,9 @@ export interface CallbackHandler {
 }
 
 export function toCallbackHandler(handler: Dispatcher.DispatchHandler): CallbackHandler {
-  return typeof handler.onRequestStart === 'function' ? new ControllerHandlerBridge(handler) : (handler as CallbackHandler)
+  return typeof handler.onRequestStart === 'function'
+    ? new ControllerHandlerBridge(handler)
+    : (handler as CallbackHandler)
 }
 
 class ControllerHandlerBridge implements CallbackHandler, Dispatcher.DispatchController {

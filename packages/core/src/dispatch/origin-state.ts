@@ -111,12 +111,15 @@ export class OriginState {
 
   #armRetirement(record: TrackedSocket, delayMs: number): void {
     this.#disarmRetirement(record)
-    record.retireTimer = setTimeout(() => {
-      record.retireTimer = null
-      if (record.busy || record.socket.destroyed) return
-      this.#destroy(record)
-      this.#reportEvicted(1, this.idleLimitMs, 'idle-limit')
-    }, Math.max(0, delayMs))
+    record.retireTimer = setTimeout(
+      () => {
+        record.retireTimer = null
+        if (record.busy || record.socket.destroyed) return
+        this.#destroy(record)
+        this.#reportEvicted(1, this.idleLimitMs, 'idle-limit')
+      },
+      Math.max(0, delayMs),
+    )
     record.retireTimer.unref()
   }
 

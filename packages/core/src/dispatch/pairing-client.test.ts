@@ -18,7 +18,10 @@ describe('socket pairing', () => {
       (path: string) => fetch(upstream.origin + path, { dispatcher } as unknown as RequestInit).then((r) => r.text()),
       (path: string) => undiciFetch(upstream.origin + path, { dispatcher }).then((r) => r.text()),
       (path: string) => request(upstream.origin + path, { dispatcher }).then((r) => r.body.text()),
-      (path: string) => fetch(upstream.origin + path, { dispatcher, method: 'PUT', body: 'x' } as unknown as RequestInit).then((r) => r.text()),
+      (path: string) =>
+        fetch(upstream.origin + path, { dispatcher, method: 'PUT', body: 'x' } as unknown as RequestInit).then((r) =>
+          r.text(),
+        ),
     ]
     const before = upstream.received.length
     for (let round = 0; round < 6; round++) {

@@ -17,7 +17,11 @@ import type { TrackedSocket } from './tracked-socket.js'
  */
 export interface RetryConnections {
   /** Sends an attempt on a connection opened for it alone. */
-  dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void
+  dispatchOnNewConnection(
+    origin: OriginState,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): void
   /** Closing or destroyed: no new connection may be opened for a retry. */
   isClosing(): boolean
 }
@@ -56,14 +60,23 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #finished = false
   #link: { handler: SafeRetryHandler | null } | null = null
 
-  constructor(connections: RetryConnections, origin: OriginState, options: Dispatcher.DispatchOptions, downstream: CallbackHandler, scope: DispatchScope | undefined) {
+  constructor(
+    connections: RetryConnections,
+    origin: OriginState,
+    options: Dispatcher.DispatchOptions,
+    downstream: CallbackHandler,
+    scope: DispatchScope | undefined,
+  ) {
     this.#connections = connections
     this.#origin = origin
     this.#downstream = downstream
     this.#scope = scope
     this.#options = options
     const retry = origin.options.retry
-    this.#bodyReplay = retry === null || options.body == null ? 'reusable' : classifyBody(options.body, options.headers, retry.maxReplayBodyBytes)
+    this.#bodyReplay =
+      retry === null || options.body == null
+        ? 'reusable'
+        : classifyBody(options.body, options.headers, retry.maxReplayBodyBytes)
     if (this.#bodyReplay === 'recordable' && this.#mayBeReplayed()) {
       this.#body = new RecordedBody(options.body as AsyncIterable<unknown>)
       this.firstAttemptOptions = { ...options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
@@ -227,7 +240,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #mayBeReplayed(): boolean {
     const retry = this.#origin.options.retry
     if (retry === null) return false
-    return retry.methods.has(this.#method()) || hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
+    return (
+      retry.methods.has(this.#method()) ||
+      hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
+    )
   }
 
   #retry(error: Error): void {
@@ -238,10 +254,21 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#idleMs = null
     this.#responseStarted = false
     reportRetry(
-      { origin: this.#origin.key, method: this.#method(), path: this.#options.path, idleMs, attempt: this.#attempt, requestId: this.#scope?.requestId, error },
+      {
+        origin: this.#origin.key,
+        method: this.#method(),
+        path: this.#options.path,
+        idleMs,
+        attempt: this.#attempt,
+        requestId: this.#scope?.requestId,
+        error,
+      },
       this.#scope?.logger,
     )
-    const options = this.#body === null ? this.#options : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
+    const options =
+      this.#body === null
+        ? this.#options
+        : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
     this.#connections.dispatchOnNewConnection(this.#origin, options, this as Dispatcher.DispatchHandler)
   }
 

@@ -55,7 +55,11 @@ export class StaleguardDispatcher extends Dispatcher {
    * Dispatch on behalf of an incoming request (framework adapters), so logs and diagnostics name it.
    * @internal
    */
-  [kDispatchInScope](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: DispatchScope | undefined): boolean {
+  [kDispatchInScope](
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    scope: DispatchScope | undefined,
+  ): boolean {
     const origin = this.#originFor(options.origin)
     // Without a usable origin let undici produce its own validation error through the handler.
     if (origin === undefined) return this.#agent.dispatch(options, handler)
@@ -70,7 +74,11 @@ export class StaleguardDispatcher extends Dispatcher {
    * Retries go on a connection opened for them alone: the pool could hand back another socket that has
    * been idle as long as the one that just died.
    */
-  #dispatchOnNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+  #dispatchOnNewConnection(
+    origin: OriginState,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): void {
     const client = new PairingClient(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
     this.#newConnectionClients.add(client)
     client.dispatch(options, handler)
@@ -102,7 +110,9 @@ export class StaleguardDispatcher extends Dispatcher {
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | void {
     this.#closed = true
-    const done = Promise.all([this.#agent.close(), ...[...this.#newConnectionClients].map((c) => c.close())]).then(() => {})
+    const done = Promise.all([this.#agent.close(), ...[...this.#newConnectionClients].map((c) => c.close())]).then(
+      () => {},
+    )
     if (callback) {
       done.then(callback, callback)
       return
@@ -118,7 +128,10 @@ export class StaleguardDispatcher extends Dispatcher {
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     this.#closed = true
-    const done = Promise.all([this.#agent.destroy(error), ...[...this.#newConnectionClients].map((c) => c.destroy(error))]).then(() => {})
+    const done = Promise.all([
+      this.#agent.destroy(error),
+      ...[...this.#newConnectionClients].map((c) => c.destroy(error)),
+    ]).then(() => {})
     if (cb) {
       done.then(cb, cb)
       return
@@ -134,7 +147,13 @@ export class StaleguardDispatcher extends Dispatcher {
     const state = this.#originFor(origin)
     if (state === undefined) return new Pool(origin, agentOptions)
     const connections = state.options.connections
-    return new Pool(origin, { ...agentOptions, ...this.#undiciOptions(state), connections, connect: state.connect, factory: createPairingClient })
+    return new Pool(origin, {
+      ...agentOptions,
+      ...this.#undiciOptions(state),
+      connections,
+      connect: state.connect,
+      factory: createPairingClient,
+    })
   }
 
   #undiciOptions(state: OriginState): Pool.Options {
@@ -208,7 +227,11 @@ export function dispatcherFrom(arg: StaleguardOptions | Dispatcher | undefined):
 
 /** A staleguard dispatcher (from any copy of this package), which can dispatch on behalf of a request scope. */
 export type ScopeAwareDispatcher = Dispatcher & {
-  [kDispatchInScope](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: DispatchScope | undefined): boolean
+  [kDispatchInScope](
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    scope: DispatchScope | undefined,
+  ): boolean
 }
 
 export function isScopeAware(dispatcher: Dispatcher): dispatcher is ScopeAwareDispatcher {

@@ -62,7 +62,8 @@ export function withHeadersIfAbsent(
   additions: readonly (readonly [lowerName: string, value: string])[],
 ): DispatchHeaders {
   if (!headers) return Object.fromEntries(additions)
-  if (!Array.isArray(headers) && !isPairIterable(headers)) return withObjectHeadersIfAbsent(headers as Record<string, string | string[] | undefined>, additions)
+  if (!Array.isArray(headers) && !isPairIterable(headers))
+    return withObjectHeadersIfAbsent(headers as Record<string, string | string[] | undefined>, additions)
   const missing = additions.filter(([name]) => readHeader(headers, name) === undefined)
   if (missing.length === 0) return headers
   if (Array.isArray(headers)) return [...headers, ...missing.flat()]

@@ -4,7 +4,13 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { sleep, startFaultProxy, startUpstream } from '@staleguard/lab'
 import { describe, expect, it } from 'vitest'
-import { STALEGUARD_CHANNELS, type EvictEvent, type IdleLimitEvent, type RetryEvent, type StaleFailureEvent } from './events.js'
+import {
+  STALEGUARD_CHANNELS,
+  type EvictEvent,
+  type IdleLimitEvent,
+  type RetryEvent,
+  type StaleFailureEvent,
+} from './events.js'
 import { createFetch } from '../api/create-fetch.js'
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url))
@@ -13,7 +19,12 @@ describe('diagnostics', () => {
   it('publishes typed events on the documented channels', async () => {
     const upstream = await startUpstream()
     const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 300 })
-    const seen = { stale: [] as StaleFailureEvent[], retry: [] as RetryEvent[], evict: [] as EvictEvent[], idleLimit: [] as IdleLimitEvent[] }
+    const seen = {
+      stale: [] as StaleFailureEvent[],
+      retry: [] as RetryEvent[],
+      evict: [] as EvictEvent[],
+      idleLimit: [] as IdleLimitEvent[],
+    }
     const subscribers = Object.entries(STALEGUARD_CHANNELS).map(([key, name]) => {
       const onMessage = (message: unknown) => (seen[key as keyof typeof seen] as unknown[]).push(message)
       diagnosticsChannel.subscribe(name, onMessage)
@@ -34,7 +45,13 @@ describe('diagnostics', () => {
     }
     expect(seen.stale.length).toBeGreaterThan(0)
     for (const event of seen.stale) {
-      expect(event).toMatchObject({ origin: proxy.origin, method: 'GET', reused: true, attempt: 1, retryDecision: 'retried' })
+      expect(event).toMatchObject({
+        origin: proxy.origin,
+        method: 'GET',
+        reused: true,
+        attempt: 1,
+        retryDecision: 'retried',
+      })
       expect(event.idleMs).toBeGreaterThan(300)
       expect((event.error as { code?: string }).code).toBe('ECONNRESET')
     }
@@ -47,13 +64,20 @@ describe('diagnostics', () => {
 
   it('writes one NODE_DEBUG=staleguard line per stale failure, retry, eviction and limit change', async () => {
     const fixture = fileURLToPath(new URL('../../../../test/fixtures/stale-scenario.ts', import.meta.url))
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], { cwd: ROOT, env: { ...process.env, NODE_DEBUG: 'staleguard' } })
-    const { stats } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { stats: { staleFailures: number; retries: number } }
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_DEBUG: 'staleguard' },
+    })
+    const { stats } = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      stats: { staleFailures: number; retries: number }
+    }
     const lines = stderr.split('\n').filter((line) => /^STALEGUARD \d+: /.test(line))
     const of = (kind: string) => lines.filter((line) => line.includes(`: ${kind} `))
     expect(of('stale')).toHaveLength(stats.staleFailures)
     expect(of('retry')).toHaveLength(stats.retries)
-    expect(of('stale')[0]).toMatch(/origin=http:\/\/127\.0\.0\.1:\d+ GET \/debug\/\d reused=true idleMs=\d+ attempt=1 decision=retried code=ECONNRESET/)
+    expect(of('stale')[0]).toMatch(
+      /origin=http:\/\/127\.0\.0\.1:\d+ GET \/debug\/\d reused=true idleMs=\d+ attempt=1 decision=retried code=ECONNRESET/,
+    )
     expect(of('evict').length).toBeGreaterThan(0)
     expect(of('idle-limit')[0]).toMatch(/previousMs=4000 limitMs=\d+ reason=stale-failure/)
   })

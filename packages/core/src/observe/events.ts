@@ -83,7 +83,11 @@ const ms = (value: number | null): string => (value === null ? '?' : String(Math
  * One stale failure: every attempt that died on a stale-looking socket, whether a retry follows or not.
  * Only a failure the caller will see goes to the request's logger, as a warning with its explanation.
  */
-export function reportStaleFailure(facts: StaleFailureFacts, logger: StaleguardLogger | undefined, explanation: string | null): void {
+export function reportStaleFailure(
+  facts: StaleFailureFacts,
+  logger: StaleguardLogger | undefined,
+  explanation: string | null,
+): void {
   const event: StaleFailureEvent = {
     origin: facts.origin,
     method: facts.method,
@@ -96,13 +100,32 @@ export function reportStaleFailure(facts: StaleFailureFacts, logger: StaleguardL
     error: facts.error,
   }
   if (channels.stale.hasSubscribers) channels.stale.publish(event)
-  debug('stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s', event.origin, event.method, event.path, event.reused, ms(event.idleMs), event.attempt, event.retryDecision, errorCode(event.error))
-  if (explanation !== null && logger) safely(() => logger.warn({ staleguard: fields(event), err: event.error }, explanation))
+  debug(
+    'stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s',
+    event.origin,
+    event.method,
+    event.path,
+    event.reused,
+    ms(event.idleMs),
+    event.attempt,
+    event.retryDecision,
+    errorCode(event.error),
+  )
+  if (explanation !== null && logger)
+    safely(() => logger.warn({ staleguard: fields(event), err: event.error }, explanation))
 }
 
 export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefined): void {
   if (channels.retry.hasSubscribers) channels.retry.publish(event)
-  debug('retry origin=%s %s %s idleMs=%s attempt=%d code=%s', event.origin, event.method, event.path, ms(event.idleMs), event.attempt, errorCode(event.error))
+  debug(
+    'retry origin=%s %s %s idleMs=%s attempt=%d code=%s',
+    event.origin,
+    event.method,
+    event.path,
+    ms(event.idleMs),
+    event.attempt,
+    errorCode(event.error),
+  )
   if (logger) {
     const message = `staleguard: ${event.method} ${event.origin}${event.path} hit a stale keep-alive socket (idle ${ms(event.idleMs)} ms); retrying on a new connection`
     safely(() => logger.info({ staleguard: fields(event) }, message))
@@ -111,12 +134,24 @@ export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefi
 
 export function reportEviction(event: EvictEvent): void {
   if (channels.evict.hasSubscribers) channels.evict.publish(event)
-  debug('evict origin=%s sockets=%d minIdleMs=%s reason=%s', event.origin, event.sockets, ms(event.minIdleMs), event.reason)
+  debug(
+    'evict origin=%s sockets=%d minIdleMs=%s reason=%s',
+    event.origin,
+    event.sockets,
+    ms(event.minIdleMs),
+    event.reason,
+  )
 }
 
 export function reportIdleLimit(event: IdleLimitEvent): void {
   if (channels.idleLimit.hasSubscribers) channels.idleLimit.publish(event)
-  debug('idle-limit origin=%s previousMs=%d limitMs=%d reason=%s', event.origin, event.previousMs, event.limitMs, event.reason)
+  debug(
+    'idle-limit origin=%s previousMs=%d limitMs=%d reason=%s',
+    event.origin,
+    event.previousMs,
+    event.limitMs,
+    event.reason,
+  )
 }
 
 function fields(event: StaleFailureEvent | RetryEvent): object {

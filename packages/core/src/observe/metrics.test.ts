@@ -25,7 +25,11 @@ describe('metrics', () => {
       expect(text).toContain(`staleguard_idle_limit_seconds${label} 4`)
       expect(text).not.toContain('staleguard_learned_idle_limit_seconds{')
       // Every sample line is `name{labels} number`.
-      for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^staleguard_[a-z_]+\{origin="[^"]+"\} [0-9.]+$/)
+      for (const line of text
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('#')))
+        expect(line).toMatch(/^staleguard_[a-z_]+\{origin="[^"]+"\} [0-9.]+$/)
 
       const registry = new promClient.Registry()
       const names = registerPromClientMetrics(promClient, staleguard.dispatcher, { registers: [registry] })

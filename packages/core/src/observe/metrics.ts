@@ -12,18 +12,68 @@ interface MetricDefinition {
 }
 
 export const STALEGUARD_METRICS: readonly MetricDefinition[] = [
-  { name: 'requests_total', type: 'counter', help: 'Requests dispatched (a retried request counts once).', value: (o) => o.requests },
-  { name: 'reused_requests_total', type: 'counter', help: 'Attempts sent on a socket that had carried an earlier request.', value: (o) => o.reusedRequests },
-  { name: 'stale_failures_total', type: 'counter', help: 'Attempts that died on a reused socket before any response byte.', value: (o) => o.staleFailures },
-  { name: 'retries_total', type: 'counter', help: 'Requests re-sent on a new connection after a stale failure.', value: (o) => o.retries },
-  { name: 'retries_succeeded_total', type: 'counter', help: 'Retries that got a response.', value: (o) => o.retriesSucceeded },
-  { name: 'retries_denied_total', type: 'counter', help: 'Retries refused by the retry budget.', value: (o) => o.retriesDeniedByBudget },
-  { name: 'failed_requests_total', type: 'counter', help: 'Requests that ended in an error, for any reason.', value: (o) => o.failedRequests },
+  {
+    name: 'requests_total',
+    type: 'counter',
+    help: 'Requests dispatched (a retried request counts once).',
+    value: (o) => o.requests,
+  },
+  {
+    name: 'reused_requests_total',
+    type: 'counter',
+    help: 'Attempts sent on a socket that had carried an earlier request.',
+    value: (o) => o.reusedRequests,
+  },
+  {
+    name: 'stale_failures_total',
+    type: 'counter',
+    help: 'Attempts that died on a reused socket before any response byte.',
+    value: (o) => o.staleFailures,
+  },
+  {
+    name: 'retries_total',
+    type: 'counter',
+    help: 'Requests re-sent on a new connection after a stale failure.',
+    value: (o) => o.retries,
+  },
+  {
+    name: 'retries_succeeded_total',
+    type: 'counter',
+    help: 'Retries that got a response.',
+    value: (o) => o.retriesSucceeded,
+  },
+  {
+    name: 'retries_denied_total',
+    type: 'counter',
+    help: 'Retries refused by the retry budget.',
+    value: (o) => o.retriesDeniedByBudget,
+  },
+  {
+    name: 'failed_requests_total',
+    type: 'counter',
+    help: 'Requests that ended in an error, for any reason.',
+    value: (o) => o.failedRequests,
+  },
   { name: 'sockets_opened_total', type: 'counter', help: 'Connections opened.', value: (o) => o.socketsOpened },
-  { name: 'sockets_evicted_total', type: 'counter', help: 'Idle sockets closed by staleguard before a hop could kill them.', value: (o) => o.socketsEvicted },
+  {
+    name: 'sockets_evicted_total',
+    type: 'counter',
+    help: 'Idle sockets closed by staleguard before a hop could kill them.',
+    value: (o) => o.socketsEvicted,
+  },
   { name: 'open_sockets', type: 'gauge', help: 'Connections open now.', value: (o) => o.openSockets },
-  { name: 'idle_limit_seconds', type: 'gauge', help: 'Idle time after which sockets are retired (learned or configured).', value: (o) => o.idleLimitMs / 1000 },
-  { name: 'learned_idle_limit_seconds', type: 'gauge', help: 'Idle limit learned from stale failures (absent while the configured one applies).', value: (o) => (o.learnedIdleLimitMs === null ? null : o.learnedIdleLimitMs / 1000) },
+  {
+    name: 'idle_limit_seconds',
+    type: 'gauge',
+    help: 'Idle time after which sockets are retired (learned or configured).',
+    value: (o) => o.idleLimitMs / 1000,
+  },
+  {
+    name: 'learned_idle_limit_seconds',
+    type: 'gauge',
+    help: 'Idle limit learned from stale failures (absent while the configured one applies).',
+    value: (o) => (o.learnedIdleLimitMs === null ? null : o.learnedIdleLimitMs / 1000),
+  },
 ]
 
 /** Anything with staleguard counters: a dispatcher, `app.staleguard`, an Express/Koa middleware, or a function. */
@@ -60,8 +110,12 @@ function escapeLabel(value: string): string {
 
 /** The part of prom-client staleguard uses; pass the module you already have (`import * as client from 'prom-client'`). */
 export interface PromClientLike<Registry> {
-  Counter: new (config: PromMetricConfig<Registry>) => { reset(): void; inc(labels: Record<string, string>, value: number): void }
-  Gauge: new (config: PromMetricConfig<Registry>) => { reset(): void; set(labels: Record<string, string>, value: number): void }
+  Counter: new (
+    config: PromMetricConfig<Registry>,
+  ) => { reset(): void; inc(labels: Record<string, string>, value: number): void }
+  Gauge: new (
+    config: PromMetricConfig<Registry>,
+  ) => { reset(): void; set(labels: Record<string, string>, value: number): void }
 }
 
 export interface PromMetricConfig<Registry> {
@@ -77,11 +131,20 @@ export interface PromMetricConfig<Registry> {
  * scraped, so nothing runs on the request path. prom-client stays optional: you pass in your own module.
  * Returns the registered metric names.
  */
-export function registerPromClientMetrics<Registry>(client: PromClientLike<Registry>, source: StatsSource, options: MetricsOptions & { registers?: Registry[] } = {}): string[] {
+export function registerPromClientMetrics<Registry>(
+  client: PromClientLike<Registry>,
+  source: StatsSource,
+  options: MetricsOptions & { registers?: Registry[] } = {},
+): string[] {
   const prefix = options.prefix ?? 'staleguard_'
   const names: string[] = []
   for (const metric of STALEGUARD_METRICS) {
-    const config = { name: prefix + metric.name, help: metric.help, labelNames: ['origin'], ...(options.registers ? { registers: options.registers } : {}) }
+    const config = {
+      name: prefix + metric.name,
+      help: metric.help,
+      labelNames: ['origin'],
+      ...(options.registers ? { registers: options.registers } : {}),
+    }
     const each = (apply: (labels: Record<string, string>, value: number) => void): void => {
       for (const origin of Object.values(readStats(source)?.origins ?? {})) {
         const value = metric.value(origin)

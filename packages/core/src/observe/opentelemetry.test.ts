@@ -35,11 +35,15 @@ describe('with @opentelemetry/instrumentation-undici', () => {
     const spans = exporter.getFinishedSpans()
     const attempts = spans.filter((s) => String(s.attributes['url.full']).endsWith('/otel/retried'))
     expect(attempts).toHaveLength(2)
-    const [failed, succeeded] = [...attempts].sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])
+    const [failed, succeeded] = [...attempts].sort(
+      (a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1],
+    )
     expect(failed!.status.code).toBe(SpanStatusCode.ERROR)
     expect(succeeded!.status.code).not.toBe(SpanStatusCode.ERROR)
     expect(succeeded!.attributes['http.response.status_code']).toBe(200)
-    expect(new Set(spans.map((s) => s.instrumentationScope.name))).toEqual(new Set(['@opentelemetry/instrumentation-undici']))
+    expect(new Set(spans.map((s) => s.instrumentationScope.name))).toEqual(
+      new Set(['@opentelemetry/instrumentation-undici']),
+    )
     // The upstream saw the retried request once (the first attempt never got past the hop), with trace context.
     const arrived = upstream.received.filter((r) => r.path === '/otel/retried')
     expect(arrived).toHaveLength(1)

@@ -43,7 +43,9 @@ export class ProbeConnection {
       this.#wake()
     })
     socket.on('end', () => this.#end('fin'))
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#end(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? 'rst' : 'error', error))
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.#end(error.code === 'ECONNRESET' || error.code === 'EPIPE' ? 'rst' : 'error', error),
+    )
     socket.on('close', () => this.#end('fin'))
   }
 
@@ -115,8 +117,16 @@ export class ProbeConnection {
 
   #failure(): Error {
     const ended = this.#ended
-    const error = new Error(ended?.kind === 'rst' ? 'connection reset' : ended?.kind === 'fin' ? 'connection closed' : (ended?.error?.message ?? 'connection failed'))
-    return Object.assign(error, { code: ended?.kind === 'rst' ? 'ECONNRESET' : ended?.kind === 'fin' ? 'CLOSED' : 'ERROR' })
+    const error = new Error(
+      ended?.kind === 'rst'
+        ? 'connection reset'
+        : ended?.kind === 'fin'
+          ? 'connection closed'
+          : (ended?.error?.message ?? 'connection failed'),
+    )
+    return Object.assign(error, {
+      code: ended?.kind === 'rst' ? 'ECONNRESET' : ended?.kind === 'fin' ? 'CLOSED' : 'ERROR',
+    })
   }
 
   async #readUntil(found: () => number, deadline: number): Promise<number> {
@@ -159,10 +169,13 @@ export class ProbeConnection {
 
   #waitFor(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiter = null
-        resolve()
-      }, Math.max(1, ms))
+      const timer = setTimeout(
+        () => {
+          this.#waiter = null
+          resolve()
+        },
+        Math.max(1, ms),
+      )
       this.#waiter = () => {
         clearTimeout(timer)
         this.#waiter = null

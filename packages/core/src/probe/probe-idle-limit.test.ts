@@ -58,9 +58,17 @@ describe('probeIdleLimit, against hops with known limits', () => {
     const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'rst-after-idle', idleMs: 400 })
     // Asynchronously: the proxy lives in this process and must keep serving while the CLI runs.
     const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'probe', `${proxy.origin}/probe/cli`, '--min', '100ms', '--max', '1.5s', ...args], { cwd: ROOT, encoding: 'utf8' })
+      promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'probe', `${proxy.origin}/probe/cli`, '--min', '100ms', '--max', '1.5s', ...args],
+        { cwd: ROOT, encoding: 'utf8' },
+      )
         .then(({ stdout, stderr }) => ({ status: 0, stdout, stderr }))
-        .catch((error: { code?: number; stdout?: string; stderr?: string }) => ({ status: error.code ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }))
+        .catch((error: { code?: number; stdout?: string; stderr?: string }) => ({
+          status: error.code ?? 1,
+          stdout: error.stdout ?? '',
+          stderr: error.stderr ?? '',
+        }))
     const [json, text] = await Promise.all([run('--json'), run()])
     await proxy.close()
     expect(json.status, json.stderr).toBe(0)

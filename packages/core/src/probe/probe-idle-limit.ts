@@ -66,8 +66,10 @@ const SETUP_MARGIN_MS = 5_000
  */
 export async function probeIdleLimit(url: string | URL, options: ProbeOptions = {}): Promise<ProbeReport> {
   const target: ProbeTarget = { url: new URL(url), method: options.method ?? 'GET', answerTimeoutMs: ANSWER_TIMEOUT_MS }
-  if (target.url.protocol !== 'http:' && target.url.protocol !== 'https:') throw new TypeError(`probe: only http and https URLs (got ${target.url.protocol})`)
-  if (target.method !== 'GET' && target.method !== 'HEAD') throw new TypeError('probe: only GET or HEAD requests are sent')
+  if (target.url.protocol !== 'http:' && target.url.protocol !== 'https:')
+    throw new TypeError(`probe: only http and https URLs (got ${target.url.protocol})`)
+  if (target.method !== 'GET' && target.method !== 'HEAD')
+    throw new TypeError('probe: only GET or HEAD requests are sent')
   const minMs = options.minMs ?? 1_000
   const maxMs = options.maxMs ?? 120_000
   const parallel = Math.max(1, Math.min(16, options.parallel ?? 4))
@@ -89,7 +91,10 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
     const longest = Math.max(...points)
     if (round > 1 && elapsed() + longest + ANSWER_TIMEOUT_MS > deadline) break
     options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline })
-    const ticker = setInterval(() => options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline }), 1_000)
+    const ticker = setInterval(
+      () => options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline }),
+      1_000,
+    )
     ticker.unref()
     // Once an idle time is known dead, longer ones in the round are dead too: stop waiting for them.
     let shortestDeadThisRound = Number.POSITIVE_INFINITY
@@ -118,8 +123,10 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
       } else {
         const dead = endedAfterMs ?? idleMs
         deadFrom = Math.min(deadFrom ?? Number.POSITIVE_INFINITY, dead)
-        closes = outcome === 'closed-fin' || outcome === 'closed-on-reuse' ? 'FIN' : outcome === 'no-answer' ? 'silent' : 'RST'
-        if (outcome === 'closed-fin' || outcome === 'reset-idle') finAt = Math.min(finAt ?? Number.POSITIVE_INFINITY, dead)
+        closes =
+          outcome === 'closed-fin' || outcome === 'closed-on-reuse' ? 'FIN' : outcome === 'no-answer' ? 'silent' : 'RST'
+        if (outcome === 'closed-fin' || outcome === 'reset-idle')
+          finAt = Math.min(finAt ?? Number.POSITIVE_INFINITY, dead)
       }
     }
     if (!keepAlive) break
@@ -141,7 +148,10 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
     aliveUpToMs: aliveUpTo === null ? null : Math.round(aliveUpTo),
     deadFromMs: deadFrom === null ? null : Math.round(deadFrom),
     closes,
-    recommended: deadFrom === null || safe === null ? null : { upstreamIdleTimeout: Math.round(safe), keepAliveTimeout: idleLimitBelow(Math.round(safe)) },
+    recommended:
+      deadFrom === null || safe === null
+        ? null
+        : { upstreamIdleTimeout: Math.round(safe), keepAliveTimeout: idleLimitBelow(Math.round(safe)) },
     elapsedMs: Math.round(elapsed()),
   }
 }
@@ -155,12 +165,20 @@ async function measureOne(target: ProbeTarget, idleMs: number, cancelled: () => 
     if (!first.keepAlive) return { notKeptAlive: true }
     const ended: IdleEnd | null = await connection.idle(idleMs, cancelled)
     if (ended) {
-      return { observation: { idleMs, outcome: ended.kind === 'fin' ? 'closed-fin' : 'reset-idle', endedAfterMs: Math.round(ended.afterMs) }, hint: first.keepAliveHintSeconds }
+      return {
+        observation: {
+          idleMs,
+          outcome: ended.kind === 'fin' ? 'closed-fin' : 'reset-idle',
+          endedAfterMs: Math.round(ended.afterMs),
+        },
+        hint: first.keepAliveHintSeconds,
+      }
     }
     if (cancelled()) return null
     const outcome = await connection.exchange().then(
       (): ProbeOutcome => 'alive',
-      (error: { code?: string }): ProbeOutcome => (error.code === 'ECONNRESET' ? 'reset-on-reuse' : error.code === 'TIMEOUT' ? 'no-answer' : 'closed-on-reuse'),
+      (error: { code?: string }): ProbeOutcome =>
+        error.code === 'ECONNRESET' ? 'reset-on-reuse' : error.code === 'TIMEOUT' ? 'no-answer' : 'closed-on-reuse',
     )
     return { observation: { idleMs, outcome, endedAfterMs: null }, hint: first.keepAliveHintSeconds }
   } finally {

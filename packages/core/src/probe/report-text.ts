@@ -27,7 +27,9 @@ export function formatReport(report: ProbeReport, options: { minMs: number; maxM
     '',
   ]
   if (!report.keepAlive) {
-    lines.push('The server closes the connection after each response (no keep-alive): nothing is pooled, nothing goes stale.')
+    lines.push(
+      'The server closes the connection after each response (no keep-alive): nothing is pooled, nothing goes stale.',
+    )
     return lines.join('\n')
   }
   const observations = [...report.observations].sort((a, b) => a.idleMs - b.idleMs)
@@ -37,19 +39,34 @@ export function formatReport(report: ProbeReport, options: { minMs: number; maxM
   }
   lines.push('')
   if (report.keepAliveHintSeconds !== null) {
-    lines.push(`Server hint: Keep-Alive: timeout=${report.keepAliveHintSeconds} (s). undici would honour it up to keepAliveMaxTimeout; staleguard caps it at your limit.`)
+    lines.push(
+      `Server hint: Keep-Alive: timeout=${report.keepAliveHintSeconds} (s). undici would honour it up to keepAliveMaxTimeout; staleguard caps it at your limit.`,
+    )
   }
   if (report.deadFromMs === null) {
-    lines.push(`Idle limit: none up to ${formatDuration(report.aliveUpToMs ?? options.maxMs)}. Try a larger --max (NAT gateways and NLBs forget flows after 350 s).`)
+    lines.push(
+      `Idle limit: none up to ${formatDuration(report.aliveUpToMs ?? options.maxMs)}. Try a larger --max (NAT gateways and NLBs forget flows after 350 s).`,
+    )
     return lines.join('\n')
   }
   if (report.aliveUpToMs === null) {
-    lines.push(`Idle limit: below ${formatDuration(options.minMs)} (even the shortest idle time failed). Try a smaller --min.`)
+    lines.push(
+      `Idle limit: below ${formatDuration(options.minMs)} (even the shortest idle time failed). Try a smaller --min.`,
+    )
   } else if (report.closes === 'FIN' && report.recommended?.upstreamIdleTimeout === report.deadFromMs) {
-    lines.push(`Idle limit: ${formatDuration(report.deadFromMs)}; the hop closes idle connections with a FIN, like nginx, HAProxy, an ALB or a Node server.`)
+    lines.push(
+      `Idle limit: ${formatDuration(report.deadFromMs)}; the hop closes idle connections with a FIN, like nginx, HAProxy, an ALB or a Node server.`,
+    )
   } else {
-    const how = report.closes === 'FIN' ? 'closed with a FIN' : report.closes === 'silent' ? 'silently dropped' : 'reset on reuse (RST), like a NAT gateway, NLB or Azure LB'
-    lines.push(`Idle limit: between ${formatDuration(report.aliveUpToMs)} and ${formatDuration(report.deadFromMs)}; idle connections are ${how}.`)
+    const how =
+      report.closes === 'FIN'
+        ? 'closed with a FIN'
+        : report.closes === 'silent'
+          ? 'silently dropped'
+          : 'reset on reuse (RST), like a NAT gateway, NLB or Azure LB'
+    lines.push(
+      `Idle limit: between ${formatDuration(report.aliveUpToMs)} and ${formatDuration(report.deadFromMs)}; idle connections are ${how}.`,
+    )
   }
   const r = report.recommended
   if (r) {

@@ -14,7 +14,13 @@ async function collect(iterable: AsyncIterable<unknown>, limit = Number.POSITIVE
 
 describe('RecordedBody', () => {
   it('replays exactly the bytes of an attempt that finished', async () => {
-    const body = new RecordedBody((async function* () { yield 'a'; yield 'b'; yield 'c' })())
+    const body = new RecordedBody(
+      (async function* () {
+        yield 'a'
+        yield 'b'
+        yield 'c'
+      })(),
+    )
     expect(await collect(body.attempt())).toBe('abc')
     expect(await collect(body.attempt())).toBe('abc')
   })
@@ -23,7 +29,9 @@ describe('RecordedBody', () => {
     let closed = false
     const source = (async function* () {
       try {
-        yield 'a'; yield 'b'; yield 'c'
+        yield 'a'
+        yield 'b'
+        yield 'c'
       } finally {
         closed = true
       }
@@ -35,12 +43,14 @@ describe('RecordedBody', () => {
   })
 
   it('never splits a chunk between two attempts reading at once', async () => {
-    const body = new RecordedBody((async function* () {
-      for (const c of 'abcdef') {
-        await sleep(1)
-        yield c
-      }
-    })())
+    const body = new RecordedBody(
+      (async function* () {
+        for (const c of 'abcdef') {
+          await sleep(1)
+          yield c
+        }
+      })(),
+    )
     const [first, second] = await Promise.all([collect(body.attempt()), collect(body.attempt())])
     expect(first).toBe('abcdef')
     expect(second).toBe('abcdef')
@@ -48,9 +58,16 @@ describe('RecordedBody', () => {
 
   it('drops the chunks and closes the source on release', async () => {
     let closed = false
-    const body = new RecordedBody((async function* () {
-      try { yield 'a'; yield 'b' } finally { closed = true }
-    })())
+    const body = new RecordedBody(
+      (async function* () {
+        try {
+          yield 'a'
+          yield 'b'
+        } finally {
+          closed = true
+        }
+      })(),
+    )
     await collect(body.attempt(), 1)
     body.release()
     await new Promise((r) => setImmediate(r))

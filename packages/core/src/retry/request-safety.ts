@@ -35,12 +35,20 @@ export function classifyBody(body: unknown, headers: DispatchHeaders, maxReplayB
 
 function isBlobLike(body: object): boolean {
   const candidate = body as { stream?: unknown; arrayBuffer?: unknown; size?: unknown }
-  return typeof candidate.stream === 'function' && typeof candidate.arrayBuffer === 'function' && typeof candidate.size === 'number'
+  return (
+    typeof candidate.stream === 'function' &&
+    typeof candidate.arrayBuffer === 'function' &&
+    typeof candidate.size === 'number'
+  )
 }
 
 function isFormDataLike(body: object): boolean {
   const candidate = body as { append?: unknown; getAll?: unknown; [Symbol.toStringTag]?: unknown }
-  return typeof candidate.append === 'function' && typeof candidate.getAll === 'function' && candidate[Symbol.toStringTag] === 'FormData'
+  return (
+    typeof candidate.append === 'function' &&
+    typeof candidate.getAll === 'function' &&
+    candidate[Symbol.toStringTag] === 'FormData'
+  )
 }
 
 function isNodeStream(body: object): boolean {

@@ -10,7 +10,6 @@ import type { RetryBudgetSettings } from '../config/options.js'
  */
 const BUCKETS = 10
 
-
 export class RetryBudget {
   readonly #settings: RetryBudgetSettings
   readonly #bucketMs: number

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import type { ResolvedRetry } from '../config/options.js'
-import { type FailedAttempt, type FailureKind, type RetryLimits, classifyFailure, retryDecisionFor } from './retry-decision.js'
+import {
+  type FailedAttempt,
+  type FailureKind,
+  type RetryLimits,
+  classifyFailure,
+  retryDecisionFor,
+} from './retry-decision.js'
 
-const stale: FailedAttempt = { aborted: false, bodyFailed: false, staleSocketError: true, reused: true, responseStarted: false }
+const stale: FailedAttempt = {
+  aborted: false,
+  bodyFailed: false,
+  staleSocketError: true,
+  reused: true,
+  responseStarted: false,
+}
 
 describe('classifyFailure', () => {
   const cases: [string, Partial<FailedAttempt>, FailureKind][] = [
@@ -32,7 +44,12 @@ describe('retryDecisionFor', () => {
     ['a recorded body', { body: 'recordable' }, 'retried', true],
     ['a closing dispatcher', { closing: true }, 'dispatcher-closed', false],
     ['an empty budget', { takeFromBudget: () => false }, 'budget-exhausted', true],
-    ['every limit at once: the first in order answers', { retry: null, attempt: 3, safeToSendTwice: false, body: 'stream', closing: true }, 'retry-disabled', false],
+    [
+      'every limit at once: the first in order answers',
+      { retry: null, attempt: 3, safeToSendTwice: false, body: 'stream', closing: true },
+      'retry-disabled',
+      false,
+    ],
     ['not idempotent and closing', { safeToSendTwice: false, closing: true }, 'not-idempotent', false],
   ]
   it.each(cases)('%s', (_name, change, decision, budgetAsked) => {

@@ -47,7 +47,9 @@ export interface FailedAttempt {
 }
 
 /** What a failure is: `stale` is a dead reused socket before any response byte, the one failure worth a retry. */
-export type FailureKind = Extract<RetryDecision, 'aborted' | 'body-failed' | 'not-stale' | 'fresh-connection' | 'response-started'> | 'stale'
+export type FailureKind =
+  | Extract<RetryDecision, 'aborted' | 'body-failed' | 'not-stale' | 'fresh-connection' | 'response-started'>
+  | 'stale'
 
 /** Stage one, pure: the order matters, each answer hides the ones below it. */
 export function classifyFailure(attempt: FailedAttempt): FailureKind {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { isStaleSocketError } from './stale-errors.js'
 
 describe('isStaleSocketError', () => {
-  it('recognises the bare causes and fetch\'s wrapper', () => {
+  it("recognises the bare causes and fetch's wrapper", () => {
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })
     const pipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     const closed = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET', name: 'SocketError' })

@@ -6,7 +6,13 @@ import type { StaleguardStats } from '../observe/stats.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
 import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
 import { type DescribeIncoming, markServedBy, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
-import { type IncomingRequest, RequestScope, type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './request-scope.js'
+import {
+  type IncomingRequest,
+  RequestScope,
+  type RequestScopeOptions,
+  type ResolvedScopeOptions,
+  resolveScopeOptions,
+} from './request-scope.js'
 import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
 
 /** Options every framework adapter takes: core's, the request scope's, server tuning, and ownership. */
@@ -45,15 +51,31 @@ export class AppInstallation {
   #closing: Promise<void> | null = null
 
   constructor(options: AppInstallationOptions = {}) {
-    const { dispatcher, installGlobal = true, requestIdHeader, traceHeaders, timeout, server, behind, ...core } = options
-    if (typeof installGlobal !== 'boolean') throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
+    const {
+      dispatcher,
+      installGlobal = true,
+      requestIdHeader,
+      traceHeaders,
+      timeout,
+      server,
+      behind,
+      ...core
+    } = options
+    if (typeof installGlobal !== 'boolean')
+      throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
     this.#scopeOptions = resolveScopeOptions({ requestIdHeader, traceHeaders, timeout })
     this.#serverTimeouts = serverTimeoutsFor({ server, behind })
     if (dispatcher !== undefined) {
       // What is left are the dispatcher's own options, which a borrowed dispatcher already has.
       const stray = Object.keys(core)[0]
-      if (stray !== undefined) throw new StaleguardOptionError(stray, 'cannot be combined with `dispatcher`: configure the dispatcher you pass in', (core as Record<string, unknown>)[stray])
-      if (typeof dispatcher.dispatch !== 'function') throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
+      if (stray !== undefined)
+        throw new StaleguardOptionError(
+          stray,
+          'cannot be combined with `dispatcher`: configure the dispatcher you pass in',
+          (core as Record<string, unknown>)[stray],
+        )
+      if (typeof dispatcher.dispatch !== 'function')
+        throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
       this.dispatcher = dispatcher
       this.#owned = false
     } else {
@@ -92,7 +114,12 @@ export class AppInstallation {
    * by this installation, which opens its scope on first use. No closure per request: the prototype is
    * found through `prototypeOf(instance)`.
    */
-  bindRequest<T extends object>(instance: T, request: IncomingMessage, prototypeOf: (instance: T) => object, describe: DescribeIncoming<T>): void {
+  bindRequest<T extends object>(
+    instance: T,
+    request: IncomingMessage,
+    prototypeOf: (instance: T) => object,
+    describe: DescribeIncoming<T>,
+  ): void {
     this.tuneServerOf(request)
     // Asking the object itself (`in`) misses V8's caches on every Express request (each gets a shape of its
     // own); its prototype is one per app, and reading it is cheap.
@@ -106,7 +133,11 @@ export class AppInstallation {
 
   /** The middleware, carrying the dispatcher, its counters and `close()`. */
   withControls<M extends object>(middleware: M): M & ScopeControls {
-    return Object.assign(middleware, { dispatcher: this.dispatcher, stats: () => this.stats(), close: () => this.close() })
+    return Object.assign(middleware, {
+      dispatcher: this.dispatcher,
+      stats: () => this.stats(),
+      close: () => this.close(),
+    })
   }
 
   /** Applies the server options (`server`, `behind`) to a server, once per server. */

@@ -8,7 +8,8 @@ import { createAppInstallation } from './app-installation.js'
 
 function causeNames(error: unknown): string[] {
   const names: string[] = []
-  for (let e = error as { name?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) names.push(String(e.name))
+  for (let e = error as { name?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    names.push(String(e.name))
   return names
 }
 
@@ -72,7 +73,11 @@ describe('RequestScope aborts at the dispatcher', () => {
     const { res, close } = await incomingExchange()
     const scope = installation.openScope(res, { headers: {} })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
-    const hanging = [scope.fetch(`${upstream.origin}/hang`), scope.request(`${upstream.origin}/hang`), scope.fetch(`${upstream.origin}/hang`)].map((p) => p.catch((e: unknown) => e))
+    const hanging = [
+      scope.fetch(`${upstream.origin}/hang`),
+      scope.request(`${upstream.origin}/hang`),
+      scope.fetch(`${upstream.origin}/hang`),
+    ].map((p) => p.catch((e: unknown) => e))
     await sleep(100)
     close()
     const errors = await Promise.all(hanging)
@@ -87,13 +92,22 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(installation.openScope(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
     expect(installation.openScope(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
     expect(installation.openScope(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
-    const fresh = [installation.openScope(res, { headers: {} }).requestId, installation.openScope(res, { headers: {} }).requestId]
+    const fresh = [
+      installation.openScope(res, { headers: {} }).requestId,
+      installation.openScope(res, { headers: {} }).requestId,
+    ]
     for (const id of fresh) expect(id).toMatch(UUID_V4)
     expect(fresh[0]).not.toBe(fresh[1])
 
     let lookups = 0
     const logger = { info: () => {}, warn: () => {} }
-    const scope = installation.openScope(res, { headers: {}, get logger() { lookups++; return logger } })
+    const scope = installation.openScope(res, {
+      headers: {},
+      get logger() {
+        lookups++
+        return logger
+      },
+    })
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     expect(lookups).toBe(0)
     expect(scope.logger).toBe(logger)
@@ -109,7 +123,13 @@ describe('RequestScope aborts at the dispatcher', () => {
     const { res, close } = await incomingExchange()
     let lookups = 0
     const logger = { info: () => {}, warn: () => {} }
-    const scope = installation.openScope(res, { headers: {}, get logger() { lookups++; return logger } })
+    const scope = installation.openScope(res, {
+      headers: {},
+      get logger() {
+        lookups++
+        return logger
+      },
+    })
     res.end()
     await once(res, 'close')
     // The scope let go of the incoming request at the close (see RequestScope), keeping its logger.
@@ -118,7 +138,12 @@ describe('RequestScope aborts at the dispatcher', () => {
     expect(scope.logger).toBe(logger)
     expect(lookups).toBe(1)
     // A framework getter that throws means no logger, not an exception out of the response's close listener.
-    const throwing = installation.openScope(res, { headers: {}, get logger(): never { throw new Error('no logger here') } })
+    const throwing = installation.openScope(res, {
+      headers: {},
+      get logger(): never {
+        throw new Error('no logger here')
+      },
+    })
     expect(throwing.logger).toBeUndefined()
     close()
     await installation.close()

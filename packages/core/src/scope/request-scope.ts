@@ -47,13 +47,26 @@ export interface ResolvedScopeOptions {
 
 export function resolveScopeOptions(options: RequestScopeOptions): ResolvedScopeOptions {
   const { requestIdHeader = 'x-request-id', traceHeaders = DEFAULT_TRACE_HEADERS, timeout } = options
-  if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(requestIdHeader))) {
+  if (
+    requestIdHeader !== false &&
+    (typeof requestIdHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(requestIdHeader))
+  ) {
     throw new StaleguardOptionError('requestIdHeader', 'must be a header name or false', requestIdHeader)
   }
-  if (!Array.isArray(traceHeaders) || traceHeaders.some((h) => typeof h !== 'string' || NEVER_FORWARDED.has(h.toLowerCase()))) {
-    throw new StaleguardOptionError('traceHeaders', 'must be an array of header names, never cookie or authorization', traceHeaders)
+  if (
+    !Array.isArray(traceHeaders) ||
+    traceHeaders.some((h) => typeof h !== 'string' || NEVER_FORWARDED.has(h.toLowerCase()))
+  ) {
+    throw new StaleguardOptionError(
+      'traceHeaders',
+      'must be an array of header names, never cookie or authorization',
+      traceHeaders,
+    )
   }
-  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000)) {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000)
+  ) {
     throw new StaleguardOptionError('timeout', 'must be an integer from 1 to 3600000 ms', timeout)
   }
   return {
@@ -161,14 +174,21 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     const target = this.#dispatcher
     // A staleguard dispatcher enters its calls into this scope itself, and takes the headers as a flat list;
     // any other gets a thin wrapper, and the headers in the shape the caller used.
-    if (isScopeAware(target)) return target[kDispatchInScope](this.#propagate(options, flatHeadersIfAbsent), handler, this)
-    return target.dispatch(this.#propagate(options, withHeadersIfAbsent), new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler)
+    if (isScopeAware(target))
+      return target[kDispatchInScope](this.#propagate(options, flatHeadersIfAbsent), handler, this)
+    return target.dispatch(
+      this.#propagate(options, withHeadersIfAbsent),
+      new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler,
+    )
   }
 
   /** The options with this request's id and trace headers added where the caller did not set them. */
   #propagate(options: Dispatcher.DispatchOptions, merge: typeof withHeadersIfAbsent): Dispatcher.DispatchOptions {
     if (this.#propagated.length === 0) return options
-    return { ...options, headers: merge(options.headers as DispatchHeaders, this.#propagated) as Dispatcher.DispatchOptions['headers'] }
+    return {
+      ...options,
+      headers: merge(options.headers as DispatchHeaders, this.#propagated) as Dispatcher.DispatchOptions['headers'],
+    }
   }
 
   /**
@@ -185,7 +205,11 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     else (this.#moreCalls ??= new Set()).add(call)
     const timeout = this.#options.timeout
     if (timeout !== null) {
-      const timer = setTimeout(() => call.abort(new DOMException(`staleguard: upstream call exceeded timeout of ${timeout} ms`, 'TimeoutError')), timeout)
+      const timer = setTimeout(
+        () =>
+          call.abort(new DOMException(`staleguard: upstream call exceeded timeout of ${timeout} ms`, 'TimeoutError')),
+        timeout,
+      )
       timer.unref()
       ;(this.#timers ??= new Map()).set(call, timer)
     }
@@ -207,7 +231,9 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   }
 
   /** The client of the incoming request went away: abort everything still in flight (never retried). */
-  abort(reason: Error = new DOMException('staleguard: the incoming request was closed by its client', 'AbortError')): void {
+  abort(
+    reason: Error = new DOMException('staleguard: the incoming request was closed by its client', 'AbortError'),
+  ): void {
     if (this.#abortReason !== undefined || this.#ended) return
     this.#abortReason = reason
     const calls = [...(this.#moreCalls ?? [])]
@@ -263,7 +289,10 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     const plainInit = { dispatcher: this as object } as RequestInit
     return (input, init) => {
       // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
-      const callerSignal = init?.dispatcher === undefined ? (init?.signal ?? (input instanceof Request ? input.signal : undefined)) : undefined
+      const callerSignal =
+        init?.dispatcher === undefined
+          ? (init?.signal ?? (input instanceof Request ? input.signal : undefined))
+          : undefined
       return fetchVia(this, plainInit, input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
     }
   }
@@ -294,7 +323,8 @@ function newRequestId(): string {
 }
 
 function idText(id: unknown): string | undefined {
-  if ((typeof id === 'string' && id.length > 0) || typeof id === 'number') return String(id).slice(0, MAX_REQUEST_ID_LENGTH)
+  if ((typeof id === 'string' && id.length > 0) || typeof id === 'number')
+    return String(id).slice(0, MAX_REQUEST_ID_LENGTH)
   return undefined
 }
 

@@ -9,7 +9,13 @@ const gc = exposeGc()
 
 /** Bytes in V8's young and old generations (not the large-object spaces). */
 const heapUsed = (): number =>
-  v8.getHeapSpaceStatistics().reduce((sum, space) => (space.space_name === 'new_space' || space.space_name === 'old_space' ? sum + space.space_used_size : sum), 0)
+  v8
+    .getHeapSpaceStatistics()
+    .reduce(
+      (sum, space) =>
+        space.space_name === 'new_space' || space.space_name === 'old_space' ? sum + space.space_used_size : sum,
+      0,
+    )
 
 /** About 600 KB of small young objects: what a finished request's object graph looks like to the collector. */
 function objectGraph(): unknown {
@@ -56,7 +62,12 @@ async function bytesKeptAfterOneRequest(installation: ReturnType<typeof createAp
   const before = heapUsed()
   ;(() => {
     const instance = new FrameworkRequest(req, res, objectGraph())
-    installation.bindRequest(instance, req, () => FrameworkRequest.prototype, (request: FrameworkRequest) => new IncomingOf(request))
+    installation.bindRequest(
+      instance,
+      req,
+      () => FrameworkRequest.prototype,
+      (request: FrameworkRequest) => new IncomingOf(request),
+    )
     expect((instance as unknown as { staleguard: { requestId: string } }).staleguard.requestId).toMatch(UUID_V4)
   })()
   res.end('done')

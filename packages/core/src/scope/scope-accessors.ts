@@ -23,7 +23,8 @@ export interface ScopeOpener {
 /** What a request object maps to: what serves it, then the scope opened for it. */
 type Served = ScopeOpener | RequestScope
 
-const served: WeakMap<object, Served> = ((globalThis as { [kServed]?: WeakMap<object, Served> })[kServed] ??= new WeakMap())
+const served: WeakMap<object, Served> = ((globalThis as { [kServed]?: WeakMap<object, Served> })[kServed] ??=
+  new WeakMap())
 
 function isScopeOpener(entry: Served): entry is ScopeOpener {
   return typeof (entry as Partial<ScopeOpener>).openScope === 'function'
@@ -64,7 +65,19 @@ export function defineScopeAccessors<T extends object>(prototype: object, descri
   }
   Object.defineProperties(prototype, {
     [kAccessors]: { value: true },
-    fetch: { configurable: true, enumerable: false, get(this: T) { return scopeOf(this)?.fetch } },
-    staleguard: { configurable: true, enumerable: false, get(this: T) { return scopeOf(this) } },
+    fetch: {
+      configurable: true,
+      enumerable: false,
+      get(this: T) {
+        return scopeOf(this)?.fetch
+      },
+    },
+    staleguard: {
+      configurable: true,
+      enumerable: false,
+      get(this: T) {
+        return scopeOf(this)
+      },
+    },
   })
 }

@@ -25,27 +25,47 @@ export function serverTimeoutsFor(options: ServerTuningOptions): ServerTimeouts 
   let front: number | null = null
   if (behind !== undefined) {
     if (typeof behind === 'string') {
-      if (!Object.hasOwn(INTERMEDIARY_IDLE_TIMEOUTS, behind)) throw new StaleguardOptionError('behind', `must be one of ${INTERMEDIARIES.join(', ')} or { idleTimeout }`, behind)
+      if (!Object.hasOwn(INTERMEDIARY_IDLE_TIMEOUTS, behind))
+        throw new StaleguardOptionError(
+          'behind',
+          `must be one of ${INTERMEDIARIES.join(', ')} or { idleTimeout }`,
+          behind,
+        )
       front = INTERMEDIARY_IDLE_TIMEOUTS[behind].idleTimeoutMs
-    } else if (typeof behind === 'object' && behind !== null && Number.isInteger(behind.idleTimeout) && behind.idleTimeout > 0) {
+    } else if (
+      typeof behind === 'object' &&
+      behind !== null &&
+      Number.isInteger(behind.idleTimeout) &&
+      behind.idleTimeout > 0
+    ) {
       front = behind.idleTimeout
     } else {
       throw new StaleguardOptionError('behind', 'must be a preset name or { idleTimeout: ms }', behind)
     }
   }
-  if (server !== undefined && (typeof server !== 'object' || server === null)) throw new StaleguardOptionError('server', 'must be an object', server)
+  if (server !== undefined && (typeof server !== 'object' || server === null))
+    throw new StaleguardOptionError('server', 'must be an object', server)
   if (front === null && server?.keepAliveTimeout === undefined && server?.headersTimeout === undefined) return null
   // Outlast the balancer by 10 % of its timeout, at least 5 s (Node 26's 65 s default against the ALB's 60 s).
   const derived = front === null ? null : front + Math.max(5_000, Math.round(front * 0.1))
   const keepAliveTimeout = server?.keepAliveTimeout ?? derived ?? 5_000
-  if (!Number.isInteger(keepAliveTimeout) || keepAliveTimeout < 1) throw new StaleguardOptionError('server.keepAliveTimeout', 'must be a positive integer of ms', keepAliveTimeout)
+  if (!Number.isInteger(keepAliveTimeout) || keepAliveTimeout < 1)
+    throw new StaleguardOptionError('server.keepAliveTimeout', 'must be a positive integer of ms', keepAliveTimeout)
   if (front !== null && keepAliveTimeout <= front) {
-    throw new StaleguardOptionError('server.keepAliveTimeout', `must be above the load balancer's idle timeout of ${front} ms, or it answers 502`, keepAliveTimeout)
+    throw new StaleguardOptionError(
+      'server.keepAliveTimeout',
+      `must be above the load balancer's idle timeout of ${front} ms, or it answers 502`,
+      keepAliveTimeout,
+    )
   }
   // Node wants headersTimeout above keepAliveTimeout, or a slow first header on a kept-alive socket races it.
   const headersTimeout = server?.headersTimeout ?? keepAliveTimeout + 1_000
   if (!Number.isInteger(headersTimeout) || headersTimeout <= keepAliveTimeout) {
-    throw new StaleguardOptionError('server.headersTimeout', `must be an integer above keepAliveTimeout (${keepAliveTimeout} ms)`, headersTimeout)
+    throw new StaleguardOptionError(
+      'server.headersTimeout',
+      `must be an integer above keepAliveTimeout (${keepAliveTimeout} ms)`,
+      headersTimeout,
+    )
   }
   return { keepAliveTimeout, headersTimeout }
 }
