@@ -8,5 +8,6 @@ export {
   type AppInstallationOptions,
   type ScopeControls,
 } from './scope/app-installation.js'
-export { RequestScope, type IncomingRequest, type RequestScopeOptions } from './scope/request-scope.js'
+export { RequestScope, type IncomingRequest } from './scope/request-scope.js'
+export type { RequestScopeOptions } from './scope/scope-options.js'
 export type { DescribeIncoming } from './scope/scope-accessors.js'

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { idleLimitBelow } from './intermediaries.js'
-import { StaleguardOptionError, resolveOriginOptions } from './options.js'
+import { StaleguardOptionError } from './options.js'
+import { resolveOriginOptions } from './resolve-options.js'
 
 describe('options', () => {
   it('defaults to a 4 s idle limit with the ceiling at the same value', () => {

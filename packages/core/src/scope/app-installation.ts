@@ -6,13 +6,8 @@ import type { StaleguardStats } from '../observe/stats.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
 import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
 import { type DescribeIncoming, markServedBy, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
-import {
-  type IncomingRequest,
-  RequestScope,
-  type RequestScopeOptions,
-  type ResolvedScopeOptions,
-  resolveScopeOptions,
-} from './request-scope.js'
+import { type IncomingRequest, RequestScope } from './request-scope.js'
+import { type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './scope-options.js'
 import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
 
 /** Options every framework adapter takes: core's, the request scope's, server tuning, and ownership. */

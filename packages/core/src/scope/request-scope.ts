@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
@@ -8,18 +7,10 @@ import type { StaleguardLogger } from '../observe/events.js'
 import { toCallbackHandler } from '../dispatch/handler-bridge.js'
 import { ScopedCall } from './scoped-call.js'
 import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from '../api/create-request.js'
-import { StaleguardOptionError } from '../config/options.js'
+import { requestIdOf } from './request-id.js'
+import type { ResolvedScopeOptions } from './scope-options.js'
 import { type DispatchHeaders, flatHeadersIfAbsent, withHeadersIfAbsent } from '../http/request-headers.js'
 import type { AbortableCall, DispatchScope } from '../dispatch/call-scope.js'
-
-export interface RequestScopeOptions {
-  /** Header that carries the incoming request's id upstream. Default `x-request-id`; `false` sends none. */
-  requestIdHeader?: string | false
-  /** Incoming headers forwarded upstream when the caller did not set them. Default `traceparent`, `tracestate`. */
-  traceHeaders?: readonly string[]
-  /** Abort each upstream call after this many ms (it combines with the caller's signal and the disconnect). */
-  timeout?: number
-}
 
 /**
  * What an adapter knows about the incoming request. Read when needed: `logger` only when there is something
@@ -33,47 +24,6 @@ export interface IncomingRequest {
   readonly headers: IncomingHttpHeaders
   /** The framework's request logger (Fastify `request.log`, pino-http `req.log`, `ctx.log`); nothing is logged without one. */
   readonly logger?: StaleguardLogger | undefined
-}
-
-/** Never forwarded, whatever the configuration says: credentials of the incoming request stay here. */
-const NEVER_FORWARDED = new Set(['cookie', 'authorization', 'proxy-authorization', 'set-cookie'])
-const DEFAULT_TRACE_HEADERS = ['traceparent', 'tracestate']
-
-export interface ResolvedScopeOptions {
-  readonly requestIdHeader: string | null
-  readonly traceHeaders: readonly string[]
-  readonly timeout: number | null
-}
-
-export function resolveScopeOptions(options: RequestScopeOptions): ResolvedScopeOptions {
-  const { requestIdHeader = 'x-request-id', traceHeaders = DEFAULT_TRACE_HEADERS, timeout } = options
-  if (
-    requestIdHeader !== false &&
-    (typeof requestIdHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(requestIdHeader))
-  ) {
-    throw new StaleguardOptionError('requestIdHeader', 'must be a header name or false', requestIdHeader)
-  }
-  if (
-    !Array.isArray(traceHeaders) ||
-    traceHeaders.some((h) => typeof h !== 'string' || NEVER_FORWARDED.has(h.toLowerCase()))
-  ) {
-    throw new StaleguardOptionError(
-      'traceHeaders',
-      'must be an array of header names, never cookie or authorization',
-      traceHeaders,
-    )
-  }
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000)
-  ) {
-    throw new StaleguardOptionError('timeout', 'must be an integer from 1 to 3600000 ms', timeout)
-  }
-  return {
-    requestIdHeader: requestIdHeader === false ? null : requestIdHeader.toLowerCase(),
-    traceHeaders: traceHeaders.map((h) => h.toLowerCase()),
-    timeout: timeout ?? null,
-  }
 }
 
 /** What handlers see as `request.staleguard` (Fastify), `req.staleguard` (Express), `ctx.staleguard` (Koa). */
@@ -128,7 +78,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     this.#incoming = incoming
     // Read once: an adapter's `headers` is a getter over a framework object whose reads miss V8's caches.
     const headers = incoming.headers
-    this.requestId = requestIdOf(incoming, headers, options.requestIdHeader)
+    this.requestId = requestIdOf(incoming.requestId, headers, options.requestIdHeader, incoming.defaultRequestId)
     const propagated: [string, string][] = []
     if (options.requestIdHeader !== null) propagated.push([options.requestIdHeader, this.requestId])
     for (const name of options.traceHeaders) {
@@ -296,36 +246,6 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       return fetchVia(this, plainInit, input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
     }
   }
-}
-
-const MAX_REQUEST_ID_LENGTH = 200
-
-function requestIdOf(incoming: IncomingRequest, headers: IncomingHttpHeaders, header: string | null): string {
-  const assigned = idText(incoming.requestId)
-  if (assigned !== undefined) return assigned
-  const received = headers[header ?? 'x-request-id']
-  if (typeof received === 'string' && received.length > 0 && received.length <= MAX_REQUEST_ID_LENGTH) return received
-  return idText(incoming.defaultRequestId) ?? newRequestId()
-}
-
-/**
- * A UUID for a request that arrived without an id: random in its first 80 bits (drawn once per process),
- * counting in its last 48. Unique in the process and across processes, like `randomUUID()`, but that one
- * assembles its string from sixteen pieces on every call; this is one concatenation. Request ids are labels
- * for correlating logs, not secrets.
- */
-const REQUEST_ID_PREFIX = randomUUID().slice(0, 24)
-let requestCounter = 0
-
-function newRequestId(): string {
-  requestCounter = (requestCounter + 1) % 0x1_0000_0000_0000
-  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(12, '0')
-}
-
-function idText(id: unknown): string | undefined {
-  if ((typeof id === 'string' && id.length > 0) || typeof id === 'number')
-    return String(id).slice(0, MAX_REQUEST_ID_LENGTH)
-  return undefined
 }
 
 function isLogger(value: unknown): value is StaleguardLogger {

@@ -1,0 +1,51 @@
+import { StaleguardOptionError } from '../config/options.js'
+
+export interface RequestScopeOptions {
+  /** Header that carries the incoming request's id upstream. Default `x-request-id`; `false` sends none. */
+  requestIdHeader?: string | false
+  /** Incoming headers forwarded upstream when the caller did not set them. Default `traceparent`, `tracestate`. */
+  traceHeaders?: readonly string[]
+  /** Abort each upstream call after this many ms (it combines with the caller's signal and the disconnect). */
+  timeout?: number
+}
+
+/** Never forwarded, whatever the configuration says: credentials of the incoming request stay here. */
+const NEVER_FORWARDED = new Set(['cookie', 'authorization', 'proxy-authorization', 'set-cookie'])
+const DEFAULT_TRACE_HEADERS = ['traceparent', 'tracestate']
+
+export interface ResolvedScopeOptions {
+  readonly requestIdHeader: string | null
+  readonly traceHeaders: readonly string[]
+  readonly timeout: number | null
+}
+
+export function resolveScopeOptions(options: RequestScopeOptions): ResolvedScopeOptions {
+  const { requestIdHeader = 'x-request-id', traceHeaders = DEFAULT_TRACE_HEADERS, timeout } = options
+  if (
+    requestIdHeader !== false &&
+    (typeof requestIdHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(requestIdHeader))
+  ) {
+    throw new StaleguardOptionError('requestIdHeader', 'must be a header name or false', requestIdHeader)
+  }
+  if (
+    !Array.isArray(traceHeaders) ||
+    traceHeaders.some((h) => typeof h !== 'string' || NEVER_FORWARDED.has(h.toLowerCase()))
+  ) {
+    throw new StaleguardOptionError(
+      'traceHeaders',
+      'must be an array of header names, never cookie or authorization',
+      traceHeaders,
+    )
+  }
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000)
+  ) {
+    throw new StaleguardOptionError('timeout', 'must be an integer from 1 to 3600000 ms', timeout)
+  }
+  return {
+    requestIdHeader: requestIdHeader === false ? null : requestIdHeader.toLowerCase(),
+    traceHeaders: traceHeaders.map((h) => h.toLowerCase()),
+    timeout: timeout ?? null,
+  }
+}
