@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Installs what the lab needs and a fresh machine lacks: nginx and HAProxy (Debian's apt-get, as root) and
-// the Node majors the suite also runs on (registry packages that ship the binary, under .tools/).
+// Installs what the lab needs and a fresh machine lacks: nginx, HAProxy and openssl (Debian's apt-get, as
+// root) and the Node majors the suite also runs on (registry packages that ship the binary, under .tools/).
 // Idempotent: anything already present is left alone. In CI (CI=true) a tool that cannot be had is an error.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -34,6 +34,7 @@ function ensureProxies() {
   const missing = [
     ['nginx', 'nginx-light'],
     ['haproxy', 'haproxy'],
+    ['openssl', 'openssl'],
   ].filter(([bin]) => !findOnPath(bin))
   if (missing.length === 0) return
   const packages = missing.map(([, pkg]) => pkg)

@@ -7,5 +7,7 @@ export default {
   ...base,
   entry: ['src/index.ts', 'src/adapter.ts', 'src/cli.ts'],
   splitting: true,
+  // `import.meta.url` in the CommonJS build too: undici is loaded through `createRequire` (src/http/undici.ts).
+  shims: true,
   dts: { entry: ['src/index.ts', 'src/adapter.ts'], compilerOptions: { stripInternal: true } },
 }

@@ -26,3 +26,4 @@ export {
 } from './scenarios.js'
 export { incomingExchange, UUID_V4, type IncomingExchange } from './incoming.js'
 export { exposeGc, type CollectGarbage } from './gc.js'
+export { createTestCertificate, type TestCertificate } from './certificate.js'

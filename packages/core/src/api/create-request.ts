@@ -1,4 +1,5 @@
-import { type Dispatcher, getGlobalDispatcher, request as undiciRequest } from 'undici'
+import type { Dispatcher } from 'undici'
+import { getGlobalDispatcher, request as undiciRequest } from '../http/undici.js'
 import {
   type StaleguardDispatcher,
   createDispatcher,

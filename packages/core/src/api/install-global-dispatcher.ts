@@ -1,4 +1,5 @@
-import { type Dispatcher, setGlobalDispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { setGlobalDispatcher } from '../http/undici.js'
 import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
 

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
-import { type Dispatcher, util } from 'undici'
+import type { Dispatcher } from 'undici'
+import { util } from '../http/undici.js'
 
 /**
  * undici 7's client drives handlers through the callback API (onConnect/onHeaders/onData/onComplete/

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
-import { buildConnector } from 'undici'
+import type { buildConnector as BuildConnector } from 'undici'
+import { buildConnector } from '../http/undici.js'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
 import { type EvictEvent, reportEviction, reportIdleLimit } from '../observe/events.js'
 import { type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
@@ -21,7 +22,7 @@ export class OriginState {
   inFlight = 0
   readonly budget: RetryBudget | null
   readonly #learner: IdleLimitLearner | null
-  readonly connect: buildConnector.connector
+  readonly connect: BuildConnector.connector
 
   constructor(key: string, options: ResolvedOriginOptions) {
     this.key = key

@@ -1,4 +1,5 @@
-import { Client, type Dispatcher, type buildConnector } from 'undici'
+import type { Dispatcher, Client as UndiciClient, buildConnector } from 'undici'
+import { Client } from '../http/undici.js'
 import { type TrackedSocket, trackedSocketOf } from './tracked-socket.js'
 
 /**
@@ -21,7 +22,7 @@ export class PairingClient extends Client {
   /** The socket this Client writes on now (it holds one at a time, and replaces it after a close). */
   socket: TrackedSocket | null = null
 
-  constructor(origin: string | URL, options: Client.Options & { connect: buildConnector.connector }) {
+  constructor(origin: string | URL, options: UndiciClient.Options & { connect: buildConnector.connector }) {
     const { connect } = options
     let self: PairingClient | null = null
     super(origin, {
@@ -44,5 +45,5 @@ export class PairingClient extends Client {
 
 /** The Pool `factory` that makes every connection of a pool a PairingClient. */
 export function createPairingClient(origin: string | URL, options: object): Dispatcher {
-  return new PairingClient(origin, options as Client.Options & { connect: buildConnector.connector })
+  return new PairingClient(origin, options as UndiciClient.Options & { connect: buildConnector.connector })
 }

@@ -1,4 +1,5 @@
-import { Agent, Dispatcher, Pool } from 'undici'
+import type { Agent as UndiciAgent, Dispatcher, Pool as UndiciPool } from 'undici'
+import { Agent, Pool, UndiciDispatcher } from '../http/undici.js'
 import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
 import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
@@ -18,9 +19,9 @@ const MAX_IDLE_ORIGINS = 1_000
  * them, wrapped by one safe-retry handler per request. Use it as `fetch(url, { dispatcher })`, with
  * `undici.request`, or as the global dispatcher.
  */
-export class StaleguardDispatcher extends Dispatcher {
+export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
-  readonly #agent: Agent
+  readonly #agent: UndiciAgent
   readonly #origins = new Map<string, OriginState>()
   readonly #originKeys = new Map<string, string>()
   readonly #newConnectionClients = new Set<PairingClient>()
@@ -157,7 +158,7 @@ export class StaleguardDispatcher extends Dispatcher {
     })
   }
 
-  #undiciOptions(state: OriginState): Pool.Options {
+  #undiciOptions(state: OriginState): UndiciPool.Options {
     const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout } = state.options
     return {
       keepAliveTimeout,
