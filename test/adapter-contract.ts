@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { UUID_V4, sleep, startFaultProxy, until } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { pino } from 'pino'
-import { getGlobalDispatcher } from 'undici'
+import { MockAgent, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { type Framework, appLifetime, startApp } from './framework-apps.js'
 
@@ -74,6 +74,35 @@ export function defineAdapterContract(framework: Framework): void {
         }
       },
     )
+
+    it("sends handlers' calls to a MockAgent in place, and nowhere else (disableNetConnect holds)", async () => {
+      const mock = new MockAgent()
+      mock.disableNetConnect()
+      mock.get('http://mocked.test').intercept({ path: '/items', method: 'GET' }).reply(200, 'from the mock').times(2)
+      const previous = getGlobalDispatcher()
+      setGlobalDispatcher(mock)
+      const app = await startApp(framework)
+      try {
+        // The test's own requests to the app go over node:http, around the mock.
+        for (const route of ['/proxy', '/proxy-request']) {
+          const mocked = await rawRequest(app.origin, `${route}?url=${encodeURIComponent('http://mocked.test/items')}`)
+            .response
+          expect(mocked).toMatchObject({ status: 200, body: 'from the mock' })
+          const before = upstream.count('GET', '/real')
+          const real = await rawRequest(app.origin, `${route}?url=${encodeURIComponent(`${upstream.origin}/real`)}`)
+            .response
+          expect(real.status).toBe(502)
+          expect(upstream.count('GET', '/real')).toBe(before)
+        }
+        expect(app.dispatcher).toBe(mock)
+        expect(getGlobalDispatcher()).toBe(mock)
+        mock.assertNoPendingInterceptors()
+      } finally {
+        await app.close()
+        setGlobalDispatcher(previous)
+        await mock.close()
+      }
+    })
 
     it('does not abort a POST with a body once the body is read (only a real disconnect does)', async () => {
       const app = await startApp(framework)

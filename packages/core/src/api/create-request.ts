@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici'
 import { getGlobalDispatcher, request as undiciRequest } from '../http/undici.js'
+import { isMockAgent } from './global-dispatcher-in-place.js'
 import {
   type StaleguardDispatcher,
   createDispatcher,
@@ -46,8 +47,9 @@ let fallback: StaleguardDispatcher | null = null
 
 /**
  * `undici.request` that never goes around staleguard: through `options.dispatcher` when given, else the
- * global dispatcher when it is a staleguard one (installGlobalDispatcher), else a shared default staleguard
- * dispatcher created on first use (its idle sockets never keep the process alive).
+ * global dispatcher when it is a staleguard one (installGlobalDispatcher) or a MockAgent (a test suite's
+ * mocks), else a shared default staleguard dispatcher created on first use (its idle sockets never keep the
+ * process alive).
  */
 export function request<TOpaque = null>(
   url: string | URL,
@@ -55,6 +57,6 @@ export function request<TOpaque = null>(
 ): Promise<Dispatcher.ResponseData<TOpaque>> {
   if (options?.dispatcher) return undiciRequest<TOpaque>(url, options)
   const global = getGlobalDispatcher()
-  const dispatcher = isScopeAware(global) ? global : (fallback ??= createDispatcher())
+  const dispatcher = isScopeAware(global) || isMockAgent(global) ? global : (fallback ??= createDispatcher())
   return undiciRequest<TOpaque>(url, { ...options, dispatcher })
 }

@@ -1,7 +1,8 @@
 import { useUpstream } from '@staleguard/lab/vitest'
-import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
+import { Agent, MockAgent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { request as staleguardRequest } from './create-request.js'
 import { installGlobalDispatcher } from './install-global-dispatcher.js'
 
 const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
@@ -82,6 +83,74 @@ describe('installGlobalDispatcher', () => {
     setGlobalDispatcher(theirs)
     await installation.restore()
     expect(getGlobalDispatcher()).toBe(theirs)
+    setGlobalDispatcher(original.v1 as Agent)
+    await theirs.close()
+  })
+
+  it('stands aside for a MockAgent: global fetch and the fast path stay mocked, and net connect stays off', async () => {
+    const mock = new MockAgent()
+    mock.disableNetConnect()
+    mock.get('http://mocked.test').intercept({ path: '/a', method: 'GET' }).reply(200, 'mocked').times(2)
+    setGlobalDispatcher(mock)
+    try {
+      const installation = installGlobalDispatcher()
+      expect(installation.inPlace).toBe(false)
+      expect(getGlobalDispatcher()).toBe(mock)
+      expect(await fetch('http://mocked.test/a').then((r) => r.text())).toBe('mocked')
+      expect(await staleguardRequest('http://mocked.test/a').then((r) => r.body.text())).toBe('mocked')
+      const before = upstream.count('GET', '/not-mocked')
+      await expect(fetch(upstream.origin + '/not-mocked')).rejects.toThrow()
+      await expect(staleguardRequest(upstream.origin + '/not-mocked')).rejects.toThrow()
+      expect(upstream.count('GET', '/not-mocked')).toBe(before)
+      await installation.restore()
+      expect(installation.dispatcher.closed).toBe(true)
+      expect(getGlobalDispatcher()).toBe(mock)
+      mock.assertNoPendingInterceptors()
+    } finally {
+      setGlobalDispatcher(original.v1 as Agent)
+      await mock.close()
+    }
+  })
+
+  it("warns once, with its code, when it replaces someone else's dispatcher, and never over Node's own", async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error & { code?: string }) => {
+      if (warning.code === 'STALEGUARD_DISPATCHER_REPLACED') warnings.push(warning)
+    }
+    process.on('warning', onWarning)
+    const theirs = new Agent()
+    try {
+      const overNode = installGlobalDispatcher()
+      await overNode.restore()
+      setGlobalDispatcher(theirs)
+      const first = installGlobalDispatcher()
+      const second = installGlobalDispatcher() // over staleguard's own: nothing to say
+      await second.restore()
+      await first.restore()
+      expect(getGlobalDispatcher()).toBe(theirs)
+      const again = installGlobalDispatcher() // the same dispatcher replaced again: said already
+      await again.restore()
+      // Warnings reach listeners on the next tick.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]!.message).toContain('(Agent)')
+    } finally {
+      process.off('warning', onWarning)
+      setGlobalDispatcher(original.v1 as Agent)
+      await theirs.close()
+    }
+  })
+
+  it('says whether it is still in place once someone installs over it', async () => {
+    const installation = installGlobalDispatcher()
+    expect(installation.inPlace).toBe(true)
+    const theirs = new Agent()
+    setGlobalDispatcher(theirs)
+    expect(installation.inPlace).toBe(false)
+    setGlobalDispatcher(installation.dispatcher)
+    expect(installation.inPlace).toBe(true)
+    await installation.restore()
+    expect(installation.inPlace).toBe(false)
     setGlobalDispatcher(original.v1 as Agent)
     await theirs.close()
   })

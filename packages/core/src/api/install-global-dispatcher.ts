@@ -2,9 +2,25 @@ import type { Dispatcher } from 'undici'
 import { setGlobalDispatcher } from '../http/undici.js'
 import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
+import {
+  SLOT_V1,
+  SLOT_V2,
+  dispatcherName,
+  globalDispatcherInPlace,
+  isMockAgent,
+  slots,
+  warnOnReplacing,
+  watchForDisplacement,
+} from './global-dispatcher-in-place.js'
+import { reportInstallation } from '../observe/events.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
   readonly dispatcher: D
+  /**
+   * Whether Node's fetch goes through this installation's dispatcher now: false once another dispatcher was
+   * installed over it, and from the start when staleguard stood aside for a MockAgent.
+   */
+  readonly inPlace: boolean
   /**
    * Takes this installation back: the global dispatcher becomes the one installed before (or the most
    * recent installation still in place), and a dispatcher that installGlobalDispatcher created is closed.
@@ -12,15 +28,6 @@ export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardD
    */
   restore(): Promise<void>
 }
-
-/**
- * Where Node's built-in fetch and the npm `undici` copies look for the global dispatcher. Node 20–24
- * (undici 6/7) read `.1`, Node 26 (undici 8) reads `.2`; undici's public `setGlobalDispatcher` writes both.
- * Installing always goes through that public function; only `restore()` writes these slots, because
- * putting back exactly what was there is the one thing the public API cannot do.
- */
-const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
-const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
 
 interface Installation {
   readonly dispatcher: Dispatcher
@@ -37,7 +44,6 @@ interface Registry {
 
 /** Shared through the global symbol registry so the ESM and CommonJS builds (or two copies) agree. */
 const kRegistry = Symbol.for('staleguard.globalDispatcherRegistry.v2')
-const slots = globalThis as unknown as Record<symbol, unknown>
 
 function registry(): Registry {
   const existing = slots[kRegistry] as Registry | undefined
@@ -54,6 +60,10 @@ function registry(): Registry {
  * Pass options to have a dispatcher created (and closed on restore), or pass your own dispatcher to
  * borrow it (never closed by us). Installations never stack: each request goes through exactly one
  * staleguard dispatcher, the most recently installed one still in place.
+ *
+ * A MockAgent in place is never replaced (a test suite's mocks stay in charge, `inPlace` is false).
+ * Replacing a dispatcher that is neither Node's own nor staleguard's emits a warning
+ * (`STALEGUARD_DISPATCHER_REPLACED`) that names it.
  */
 export function installGlobalDispatcher(options?: StaleguardOptions): GlobalDispatcherInstallation<StaleguardDispatcher>
 export function installGlobalDispatcher<D extends Dispatcher>(dispatcher: D): GlobalDispatcherInstallation<D>
@@ -62,7 +72,19 @@ export function installGlobalDispatcher(
 ): GlobalDispatcherInstallation<Dispatcher> {
   const borrowed = isDispatcher(arg)
   const dispatcher = dispatcherFrom(arg)
+  const current = globalDispatcherInPlace()
+  if (isMockAgent(current) && current !== dispatcher) {
+    reportInstallation({ action: 'stood-aside', dispatcher: dispatcherName(current) })
+    let closed: Promise<void> | null = null
+    return {
+      dispatcher,
+      inPlace: false,
+      restore: () => (closed ??= borrowed ? Promise.resolve() : dispatcher.close()),
+    }
+  }
   const state = registry()
+  const installedByStaleguard = (value: unknown): boolean => state.installations.some((i) => i.dispatcher === value)
+  warnOnReplacing(current, dispatcher, installedByStaleguard)
   const installation: Installation = {
     dispatcher,
     owned: !borrowed,
@@ -70,11 +92,16 @@ export function installGlobalDispatcher(
   }
   state.installations.push(installation)
   setGlobalDispatcher(dispatcher)
+  const stopWatching = watchForDisplacement(dispatcher, installedByStaleguard)
 
   let restored: Promise<void> | null = null
   return {
     dispatcher,
+    get inPlace() {
+      return restored === null && globalDispatcherInPlace() === dispatcher
+    },
     restore() {
+      stopWatching()
       restored ??= restoreInstallation(state, installation)
       return restored
     },
@@ -82,6 +109,9 @@ export function installGlobalDispatcher(
 }
 
 /**
+ * Installing always goes through undici's public `setGlobalDispatcher`; only this writes the slots, because
+ * putting back exactly what was there is the one thing the public API cannot do.
+ *
  * Puts back, slot by slot, what this installation replaced, but only in a slot that still holds its
  * dispatcher (someone who installed after us keeps theirs). When what it replaced was another staleguard
  * installation that has been restored since, that one's predecessor is used instead, and so on.

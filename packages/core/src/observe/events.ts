@@ -172,3 +172,24 @@ function safely(log: () => void): void {
     // Ignored on purpose: logging is never worth a lost request.
   }
 }
+
+/**
+ * What happened to the global installation, for `NODE_DEBUG=staleguard` only: it stood aside for a dispatcher
+ * it must not replace (a MockAgent), or someone installed another dispatcher over it.
+ */
+export interface InstallationEvent {
+  readonly action: 'stood-aside' | 'displaced'
+  /** The other dispatcher's class. */
+  readonly dispatcher: string
+}
+
+export function reportInstallation(event: InstallationEvent): void {
+  if (event.action === 'stood-aside') {
+    debug('stood aside: the global dispatcher is a %s; requests go to it, not through staleguard', event.dispatcher)
+  } else {
+    debug(
+      "displaced: a %s replaced staleguard as the global dispatcher; Node's fetch no longer goes through it",
+      event.dispatcher,
+    )
+  }
+}

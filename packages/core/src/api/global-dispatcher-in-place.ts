@@ -1,0 +1,95 @@
+import type { Dispatcher } from 'undici'
+import { isScopeAware } from '../dispatch/staleguard-dispatcher.js'
+import { UndiciDispatcher } from '../http/undici.js'
+import { reportInstallation } from '../observe/events.js'
+
+/**
+ * Where Node's built-in fetch and the npm `undici` copies look for the global dispatcher. Node 20–24
+ * (undici 6/7) read `.1`, Node 26 (undici 8) reads `.2`; undici's public `setGlobalDispatcher` writes both.
+ */
+export const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
+export const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
+export const slots = globalThis as unknown as Record<symbol, unknown>
+
+const runtimeSlot = Number(process.versions.undici?.split('.')[0] ?? 0) >= 8 ? SLOT_V2 : SLOT_V1
+
+/** The dispatcher Node's built-in fetch goes through now (undefined before Node's fetch first loads). */
+export function globalDispatcherInPlace(): unknown {
+  return slots[runtimeSlot]
+}
+
+/**
+ * undici's MockAgent (from any copy of undici): a test suite's stand-in for the network. staleguard never
+ * replaces it, so mocked calls stay mocked and `disableNetConnect()` keeps its word.
+ */
+export function isMockAgent(value: unknown): value is Dispatcher {
+  const candidate = value as { disableNetConnect?: unknown; assertNoPendingInterceptors?: unknown } | null
+  return (
+    typeof candidate?.disableNetConnect === 'function' && typeof candidate.assertNoPendingInterceptors === 'function'
+  )
+}
+
+/**
+ * Whether a dispatcher is the one Node's fetch installs for itself. Node's own undici is not the npm copy
+ * staleguard loads, so its classes are not npm undici's; its Agent (and, on Node 26, the wrapper it keeps in
+ * the older slot) carry the names below. A dispatcher from another npm copy of undici also passes this test.
+ */
+export function isRuntimeDefault(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || value instanceof UndiciDispatcher) return false
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return name === 'Agent' || name === 'Dispatcher1Wrapper'
+}
+
+/** A dispatcher's name for messages: its class, or what it is when it has none. */
+export function dispatcherName(value: unknown): string {
+  if (value === undefined || value === null) return 'none'
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'an object with dispatch()'
+}
+
+function isStaleguardDispatcher(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && isScopeAware(value as Dispatcher)
+}
+
+export const REPLACED_WARNING_CODE = 'STALEGUARD_DISPATCHER_REPLACED'
+const warned = new WeakSet<object>()
+
+/**
+ * Says so, once per dispatcher, when installing replaces one that is neither Node's own nor staleguard's
+ * (someone's own Agent, an APM's wrapper): what went through it goes through staleguard from now on.
+ */
+export function warnOnReplacing(
+  current: unknown,
+  replacement: Dispatcher,
+  installedByStaleguard: (value: unknown) => boolean,
+): void {
+  if (typeof current !== 'object' || current === null || current === replacement || warned.has(current)) return
+  if (isRuntimeDefault(current) || isStaleguardDispatcher(current) || installedByStaleguard(current)) return
+  warned.add(current)
+  process.emitWarning(
+    `staleguard replaced the global dispatcher that was in place (${dispatcherName(current)}): requests that went ` +
+      'through it now go through staleguard instead. To keep it, pass it to staleguard as `dispatcher` ' +
+      "(installGlobalDispatcher(yours), or the adapters' `dispatcher` option), or compose staleguard on it.",
+    { code: REPLACED_WARNING_CODE },
+  )
+}
+
+/**
+ * Watches, once a second and without keeping the process alive, whether the dispatcher is still the one
+ * Node's fetch uses, and logs the moment it is not (another library, or Node 24's
+ * `http.setGlobalProxyFromEnv()`). A later staleguard installation is not news. Returns the stop function.
+ */
+export function watchForDisplacement(
+  dispatcher: Dispatcher,
+  installedByStaleguard: (value: unknown) => boolean,
+): () => void {
+  const timer = setInterval(() => {
+    const now = globalDispatcherInPlace()
+    if (now === dispatcher) return
+    clearInterval(timer)
+    if (!installedByStaleguard(now) && !isStaleguardDispatcher(now))
+      reportInstallation({ action: 'displaced', dispatcher: dispatcherName(now) })
+  }, 1_000)
+  timer.unref()
+  return () => clearInterval(timer)
+}
