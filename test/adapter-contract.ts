@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url'
 import { UUID_V4, sleep, startFaultProxy, until } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { pino } from 'pino'
-import { MockAgent, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import { createDispatcher } from '@staleguard/core'
+import { MockAgent, getGlobalDispatcher, interceptors, setGlobalDispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { type Framework, appLifetime, startApp } from './framework-apps.js'
 
@@ -74,6 +75,32 @@ export function defineAdapterContract(framework: Framework): void {
         }
       },
     )
+
+    it("sends handlers' calls through a borrowed composed dispatcher, interceptors and request scope both", async () => {
+      let seen = 0
+      const composed = createDispatcher().compose(interceptors.redirect(), (dispatch) => (options, handler) => {
+        seen++
+        return dispatch(options, handler)
+      })
+      const app = await startApp(framework, { dispatcher: composed })
+      try {
+        for (const route of ['/proxy', '/proxy-request']) {
+          const id = `composed-${route}`
+          const path = `/composed${route}`
+          const response = await rawRequest(app.origin, `${route}?url=${encodeURIComponent(upstream.origin + path)}`, {
+            headers: { 'x-request-id': id },
+          }).response
+          expect(response.status).toBe(200)
+          expect(upstream.received.filter((r) => r.path === path).map((r) => r.headers['x-request-id'])).toEqual([id])
+        }
+        expect(seen).toBe(2)
+        expect(app.stats()?.requests).toBe(2)
+      } finally {
+        await app.close()
+      }
+      expect(composed.closed).toBe(false)
+      await composed.close()
+    })
 
     it("sends handlers' calls to a MockAgent in place, and nowhere else (disableNetConnect holds)", async () => {
       const mock = new MockAgent()

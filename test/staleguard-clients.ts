@@ -1,5 +1,12 @@
-import { type StaleguardDispatcher, type StaleguardOptions, createFetch, createRequest } from '@staleguard/core'
+import {
+  type StaleguardDispatcher,
+  type StaleguardOptions,
+  createDispatcher,
+  createFetch,
+  createRequest,
+} from '@staleguard/core'
 import { type LabClient, fetchClient, requestClient } from '@staleguard/lab'
+import { interceptors } from 'undici'
 
 /** A staleguard entry point under test, built fresh for each scenario with the scenario's options. */
 export interface StaleguardClientFactory {
@@ -29,6 +36,30 @@ export const STALEGUARD_CLIENTS: readonly StaleguardClientFactory[] = [
       return {
         client: requestClient('staleguard request', staleguardRequest, () => staleguardRequest.dispatcher.close()),
         dispatcher: staleguardRequest.dispatcher,
+      }
+    },
+  },
+  {
+    // How undici 7 users add behaviour: the table holds with interceptors in front of staleguard.
+    name: 'createFetch over compose(dns, redirect)',
+    make(options) {
+      const dispatcher = createDispatcher(options).compose(
+        interceptors.dns(),
+        interceptors.redirect({ maxRedirections: 3 }),
+      )
+      const staleguardFetch = createFetch(dispatcher)
+      return { client: fetchClient('staleguard', staleguardFetch, () => dispatcher.close()), dispatcher }
+    },
+  },
+  {
+    // undici's own retry on top: it must never re-send what staleguard refuses to (a POST without a key).
+    name: 'request (fast path) over compose(retry)',
+    make(options) {
+      const dispatcher = createDispatcher(options).compose(interceptors.retry())
+      const staleguardRequest = createRequest(dispatcher)
+      return {
+        client: requestClient('staleguard request', staleguardRequest, () => dispatcher.close()),
+        dispatcher,
       }
     },
   },

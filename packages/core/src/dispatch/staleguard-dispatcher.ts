@@ -10,7 +10,18 @@ import type { DispatchScope } from './call-scope.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
 
-const kDispatchInScope = Symbol.for('staleguard.dispatchInScope')
+/**
+ * How a request scope reaches the staleguard dispatcher under any interceptors composed on it: its calls'
+ * dispatch options carry the scope under this key, which interceptors copy with the rest (`{ ...opts }`).
+ * Registered symbols, so copies of this package (ESM and CommonJS builds) understand each other.
+ */
+export const kCallScope = Symbol.for('staleguard.callScope.v1')
+const kTakesCallScope = Symbol.for('staleguard.takesCallScope.v1')
+/** The dispatcher itself behind `compose()`'s Proxy, whose methods run with the Proxy as `this`. */
+const kTarget = Symbol('staleguard.target')
+
+/** Dispatch options marked with the request scope they are made for. */
+export type ScopedDispatchOptions = Dispatcher.DispatchOptions & { [kCallScope]?: DispatchScope }
 /** Origins whose sockets are all gone are forgotten beyond this many, their counters kept in the totals. */
 const MAX_IDLE_ORIGINS = 1_000
 
@@ -34,6 +45,8 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
   #lastOriginText: string | null = null
   #lastOrigin: OriginState | null = null
+  /** @internal */
+  readonly [kTarget]: StaleguardDispatcher = this
 
   constructor(options: StaleguardOptions = {}) {
     super()
@@ -49,19 +62,9 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     }
   }
 
+  /** A request scope's calls come marked with it (`kCallScope`), so logs and diagnostics name the request. */
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this[kDispatchInScope](options, handler, undefined)
-  }
-
-  /**
-   * Dispatch on behalf of an incoming request (framework adapters), so logs and diagnostics name it.
-   * @internal
-   */
-  [kDispatchInScope](
-    options: Dispatcher.DispatchOptions,
-    handler: Dispatcher.DispatchHandler,
-    scope: DispatchScope | undefined,
-  ): boolean {
+    const scope = (options as ScopedDispatchOptions)[kCallScope]
     const origin = this.#originFor(options.origin)
     // Without a usable origin let undici produce its own validation error through the handler.
     if (origin === undefined) return this.#agent.dispatch(options, handler)
@@ -88,8 +91,24 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     client.close().finally(() => this.#newConnectionClients.delete(client))
   }
 
+  /** @internal */
+  get [kTakesCallScope](): true {
+    return true
+  }
+
+  /** The same dispatcher, its `close`, `destroy` and `stats` intact, with the interceptors in front of it. */
+  override compose(interceptors: Dispatcher.DispatcherComposeInterceptor[]): StaleguardDispatcher
+  override compose(...interceptors: Dispatcher.DispatcherComposeInterceptor[]): StaleguardDispatcher
+  override compose(...args: unknown[]): StaleguardDispatcher {
+    return (super.compose as (...a: unknown[]) => unknown)(...args) as StaleguardDispatcher
+  }
+
   /** Counters, in total and per origin. */
   stats(): StaleguardStats {
+    return this[kTarget].#stats()
+  }
+
+  #stats(): StaleguardStats {
     const total = emptyCounters()
     addCounters(total, this.#forgotten)
     const origins: Record<string, OriginStats> = {}
@@ -111,8 +130,9 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | void {
-    this.#closed = true
-    const done = Promise.all([this.#agent.close(), ...[...this.#newConnectionClients].map((c) => c.close())]).then(
+    const self = this[kTarget]
+    self.#closed = true
+    const done = Promise.all([self.#agent.close(), ...[...self.#newConnectionClients].map((c) => c.close())]).then(
       () => {},
     )
     if (callback) {
@@ -129,10 +149,11 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   override destroy(errorOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
-    this.#closed = true
+    const self = this[kTarget]
+    self.#closed = true
     const done = Promise.all([
-      this.#agent.destroy(error),
-      ...[...this.#newConnectionClients].map((c) => c.destroy(error)),
+      self.#agent.destroy(error),
+      ...[...self.#newConnectionClients].map((c) => c.destroy(error)),
     ]).then(() => {})
     if (cb) {
       done.then(cb, cb)
@@ -142,7 +163,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
 
   get closed(): boolean {
-    return this.#closed
+    return this[kTarget].#closed
   }
 
   #createPool(origin: string | URL, agentOptions: object): Dispatcher {
@@ -215,8 +236,6 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
 }
 
-export { kDispatchInScope }
-
 /** Whether an argument is a dispatcher (anything with `dispatch`), rather than options to build one. */
 export function isDispatcher(value: unknown): value is Dispatcher {
   return typeof value === 'object' && value !== null && typeof (value as { dispatch?: unknown }).dispatch === 'function'
@@ -227,17 +246,12 @@ export function dispatcherFrom(arg: StaleguardOptions | Dispatcher | undefined):
   return isDispatcher(arg) ? arg : createDispatcher(arg)
 }
 
-/** A staleguard dispatcher (from any copy of this package), which can dispatch on behalf of a request scope. */
-export type ScopeAwareDispatcher = Dispatcher & {
-  [kDispatchInScope](
-    options: Dispatcher.DispatchOptions,
-    handler: Dispatcher.DispatchHandler,
-    scope: DispatchScope | undefined,
-  ): boolean
-}
-
-export function isScopeAware(dispatcher: Dispatcher): dispatcher is ScopeAwareDispatcher {
-  return typeof (dispatcher as Partial<ScopeAwareDispatcher>)[kDispatchInScope] === 'function'
+/**
+ * Whether a dispatcher is staleguard's (from any copy of this package), composed with interceptors or not:
+ * it takes a request scope through the dispatch options.
+ */
+export function isScopeAware(dispatcher: Dispatcher): boolean {
+  return (dispatcher as { [kTakesCallScope]?: unknown })[kTakesCallScope] === true
 }
 
 /** Builds the staleguard dispatcher. Invalid options throw here, naming the option and its range. */

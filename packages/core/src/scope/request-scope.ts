@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
-import { isScopeAware, kDispatchInScope } from '../dispatch/staleguard-dispatcher.js'
+import { type ScopedDispatchOptions, isScopeAware, kCallScope } from '../dispatch/staleguard-dispatcher.js'
 import { fetchVia } from '../api/create-fetch.js'
 import type { StaleguardLogger } from '../observe/events.js'
 import { toCallbackHandler } from '../dispatch/handler-bridge.js'
@@ -122,22 +122,34 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /** The scope is its own dispatcher, so opening one allocates no extra object for it. */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const target = this.#dispatcher
-    // A staleguard dispatcher enters its calls into this scope itself, and takes the headers as a flat list;
-    // any other gets a thin wrapper, and the headers in the shape the caller used.
-    if (isScopeAware(target))
-      return target[kDispatchInScope](this.#propagate(options, flatHeadersIfAbsent), handler, this)
+    // A staleguard dispatcher (under any interceptors composed on it) finds this scope in the options and
+    // enters its calls into it itself, and takes the headers as a flat list; any other dispatcher gets a thin
+    // wrapper, and the headers in the shape the caller used.
+    if (isScopeAware(target)) {
+      const marked: ScopedDispatchOptions = { ...options, [kCallScope]: this }
+      if (this.#propagated.length > 0) {
+        marked.headers = flatHeadersIfAbsent(
+          options.headers as DispatchHeaders,
+          this.#propagated,
+        ) as Dispatcher.DispatchOptions['headers']
+      }
+      return target.dispatch(marked, handler)
+    }
     return target.dispatch(
-      this.#propagate(options, withHeadersIfAbsent),
+      this.#propagate(options),
       new ScopedCall(toCallbackHandler(handler), this) as Dispatcher.DispatchHandler,
     )
   }
 
   /** The options with this request's id and trace headers added where the caller did not set them. */
-  #propagate(options: Dispatcher.DispatchOptions, merge: typeof withHeadersIfAbsent): Dispatcher.DispatchOptions {
+  #propagate(options: Dispatcher.DispatchOptions): Dispatcher.DispatchOptions {
     if (this.#propagated.length === 0) return options
     return {
       ...options,
-      headers: merge(options.headers as DispatchHeaders, this.#propagated) as Dispatcher.DispatchOptions['headers'],
+      headers: withHeadersIfAbsent(
+        options.headers as DispatchHeaders,
+        this.#propagated,
+      ) as Dispatcher.DispatchOptions['headers'],
     }
   }
 
