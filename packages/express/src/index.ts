@@ -33,7 +33,7 @@ class ExpressIncoming {
   get headers(): IncomingHttpHeaders {
     return this.#req.headers
   }
-  get defaultRequestId(): string | number | undefined {
+  get requestId(): string | number | undefined {
     const id = this.#req.id
     return typeof id === 'string' || typeof id === 'number' ? id : undefined
   }

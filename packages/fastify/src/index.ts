@@ -41,10 +41,18 @@ interface ScopedRequest extends FastifyRequest {
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
 const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyInstance, options, done) => {
-  const installation = createAppInstallation(
-    Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))),
-  )
-  installation.tuneServer(app.server)
+  let installation: AppInstallation
+  try {
+    installation = createAppInstallation(
+      Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))),
+    )
+    installation.tuneServer(app.server)
+  } catch (error) {
+    // Through registration, so `await app.register(…)` (or `app.ready()`) rejects with it: thrown here, it
+    // would escape Fastify's loader and end the process.
+    done(error as Error)
+    return
+  }
 
   app.decorate('staleguard', { dispatcher: installation.dispatcher, stats: () => installation.stats() })
   // Fastify rejects reference-type initial values: symbol holders start null, and the getter fills them.

@@ -4,20 +4,18 @@ import type { IncomingHttpHeaders } from 'node:http'
 const MAX_REQUEST_ID_LENGTH = 200
 
 /**
- * The id of an incoming request: the one its framework assigned, else the one it arrived with (`header`),
- * else the framework's fallback (pino-http's `req.id`), else a new one.
+ * The id of an incoming request, the same rule in every adapter: the one it arrived with (`header`), so a
+ * trace keeps one id across services; else its framework's (read only then: adapters may compute it); else
+ * a new one.
  */
 export function requestIdOf(
-  assignedId: unknown,
   headers: IncomingHttpHeaders,
   header: string | null,
-  defaultId: unknown,
+  framework: { readonly requestId?: unknown },
 ): string {
-  const assigned = idText(assignedId)
-  if (assigned !== undefined) return assigned
   const received = headers[header ?? 'x-request-id']
   if (typeof received === 'string' && received.length > 0 && received.length <= MAX_REQUEST_ID_LENGTH) return received
-  return idText(defaultId) ?? newRequestId()
+  return idText(framework.requestId) ?? newRequestId()
 }
 
 /**

@@ -85,13 +85,13 @@ describe('RequestScope aborts at the dispatcher', () => {
     await installation.close()
   })
 
-  it('names a request by the framework id, else the incoming header, else the default id, else a new UUID, and looks its logger up only to log or once its response closes', async () => {
+  it('names a request by the incoming header, else the framework id, else a new UUID, and looks its logger up only to log or once its response closes', async () => {
     const installation = createAppInstallation({ installGlobal: false })
     const { res, close } = await incomingExchange()
     const header = { 'x-request-id': 'from-header' }
-    expect(installation.openScope(res, { requestId: 7, defaultRequestId: 'd', headers: header }).requestId).toBe('7')
-    expect(installation.openScope(res, { defaultRequestId: 'd', headers: header }).requestId).toBe('from-header')
-    expect(installation.openScope(res, { defaultRequestId: 'd', headers: {} }).requestId).toBe('d')
+    expect(installation.openScope(res, { requestId: 7, headers: header }).requestId).toBe('from-header')
+    expect(installation.openScope(res, { requestId: 7, headers: {} }).requestId).toBe('7')
+    expect(installation.openScope(res, { requestId: 'req-1', headers: { 'x-request-id': '' } }).requestId).toBe('req-1')
     const fresh = [
       installation.openScope(res, { headers: {} }).requestId,
       installation.openScope(res, { headers: {} }).requestId,

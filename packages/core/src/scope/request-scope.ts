@@ -14,13 +14,15 @@ import type { AbortableCall, DispatchScope } from '../dispatch/call-scope.js'
 
 /**
  * What an adapter knows about the incoming request. Read when needed: `logger` only when there is something
- * to log, `defaultRequestId` only when nothing else names the request (adapters may back them with getters).
+ * to log, `requestId` only when the incoming request carries no id of its own (adapters may back them with
+ * getters).
  */
 export interface IncomingRequest {
-  /** The id the framework assigned and logs under (Fastify `request.id`): sent upstream as is. */
+  /**
+   * The framework's id for the request (Fastify `request.id`, pino-http `req.id`): sent upstream when the
+   * incoming request carries no request-id header (the configured `requestIdHeader`); without either, a UUID.
+   */
   readonly requestId?: string | number | undefined
-  /** Used when there is no `requestId` and the incoming request carries no request-id header (pino-http `req.id`); else a UUID. */
-  readonly defaultRequestId?: string | number | undefined
   readonly headers: IncomingHttpHeaders
   /** The framework's request logger (Fastify `request.log`, pino-http `req.log`, `ctx.log`); nothing is logged without one. */
   readonly logger?: StaleguardLogger | undefined
@@ -78,7 +80,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     this.#incoming = incoming
     // Read once: an adapter's `headers` is a getter over a framework object whose reads miss V8's caches.
     const headers = incoming.headers
-    this.requestId = requestIdOf(incoming.requestId, headers, options.requestIdHeader, incoming.defaultRequestId)
+    this.requestId = requestIdOf(headers, options.requestIdHeader, incoming)
     const propagated: [string, string][] = []
     if (options.requestIdHeader !== null) propagated.push([options.requestIdHeader, this.requestId])
     for (const name of options.traceHeaders) {
