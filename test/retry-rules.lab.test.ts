@@ -162,19 +162,39 @@ describe('retry rules, against real sockets', () => {
     expect(f.dispatcher.stats().retries).toBe(0)
   })
 
-  it('stops retrying within the budget when an upstream keeps killing reused connections', async () => {
+  it('never runs out of budget for an upstream that kills every reused connection but answers every retry', async () => {
+    // Every other request meets a dead socket (50 %, far above the 20 % ratio), and every retry succeeds.
     const f = staleguard({ retry: { budget: { ratio: 0.2, minRetries: 5, windowMs: 60_000 } } })
     proxy.mode = { kind: 'reset-reused' }
     let lost = 0
     for (let i = 0; i < 60; i++) {
-      await f(`${proxy.origin}/dead/${i}`)
+      await f(`${proxy.origin}/closing/${i}`)
         .then((r) => r.text())
         .catch(() => lost++)
     }
     const stats = f.dispatcher.stats()
+    expect(lost).toBe(0)
+    expect(stats.staleFailures).toBeGreaterThan(0.2 * stats.requests)
+    expect(stats.retriesDeniedByBudget).toBe(0)
+    expect(stats.retriesSucceeded).toBe(stats.retries)
+  })
+
+  it('stops retrying within the budget when the upstream is dead: every reused socket resets, every new one too', async () => {
+    const f = staleguard({ connections: 40, retry: { budget: { ratio: 0.2, minRetries: 5, windowMs: 60_000 } } })
+    // 40 pooled sockets, then the upstream dies: each request meets a dead reused socket, each retry fails.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => f(`${proxy.origin}/slow?ms=50&warm=${i}`).then((r) => r.text())),
+    )
+    proxy.mode = { kind: 'reset-all' }
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => f(`${proxy.origin}/dead/${i}`).then((r) => r.text())),
+    )
+    const stats = f.dispatcher.stats()
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(0)
+    expect(stats.staleFailures).toBeGreaterThan(20)
     expect(stats.retriesDeniedByBudget).toBeGreaterThan(0)
     expect(stats.retries).toBeLessThanOrEqual(Math.max(5, 0.2 * stats.requests))
-    expect(lost).toBe(stats.retriesDeniedByBudget)
+    expect(stats.retriesSucceeded).toBe(0)
   })
 
   it('does not let a Keep-Alive: timeout=600 hint lift the idle time above the ceiling', async () => {

@@ -58,6 +58,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #responseStarted = false
   #requestSent = false
   #finished = false
+  /** When the running retry took its share of the budget (null: none taken), to give it back on success. */
+  #budgetTakenAt: number | null = null
   #link: { handler: SafeRetryHandler | null } | null = null
 
   constructor(
@@ -161,7 +163,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#responseStarted = true
       // No replay from here on, but the upload may still be running: servers answer before reading it all.
       this.#body?.stopRecording()
-      if (this.#attempt > 1) this.#origin.counters.retriesSucceeded++
+      if (this.#attempt > 1) this.#retrySucceeded()
       if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
     }
     return this.#downstream.onHeaders?.(statusCode, headers, resume, statusText) ?? true
@@ -231,10 +233,22 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       safeToSendTwice: this.#mayBeReplayed(),
       body: this.#bodyReplay,
       closing: this.#connections.isClosing(),
-      takeFromBudget: () => budget === null || budget.tryTakeRetry(now),
+      takeFromBudget: () => {
+        if (budget === null) return true
+        if (!budget.tryTakeRetry(now)) return false
+        this.#budgetTakenAt = now
+        return true
+      },
     })
     if (decision === 'budget-exhausted') this.#origin.counters.retriesDeniedByBudget++
     return decision
+  }
+
+  #retrySucceeded(): void {
+    this.#origin.counters.retriesSucceeded++
+    if (this.#budgetTakenAt === null) return
+    this.#origin.budget?.refundRetry(this.#budgetTakenAt, performance.now())
+    this.#budgetTakenAt = null
   }
 
   #mayBeReplayed(): boolean {

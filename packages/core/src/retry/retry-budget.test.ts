@@ -24,4 +24,29 @@ describe('RetryBudget', () => {
     for (let i = 0; i < 4; i++) budget.recordRequest(2_200)
     expect(Array.from({ length: 4 }, () => budget.tryTakeRetry(2_300)).filter(Boolean).length).toBe(2)
   })
+
+  it('takes a retry that got a response off the window it was taken in, and only within the window', () => {
+    const budget = new RetryBudget({ ratio: 0, minRetries: 2, windowMs: 1_000 })
+    expect(budget.tryTakeRetry(100)).toBe(true)
+    expect(budget.tryTakeRetry(150)).toBe(true)
+    expect(budget.tryTakeRetry(200)).toBe(false)
+    // Both retries succeed, one bucket later: the budget is whole again.
+    budget.refundRetry(100, 250)
+    budget.refundRetry(150, 260)
+    expect(budget.tryTakeRetry(300)).toBe(true)
+    expect(budget.tryTakeRetry(310)).toBe(true)
+    expect(budget.tryTakeRetry(320)).toBe(false)
+    // A refund for a retry that already slid out of the window gives nothing back.
+    budget.refundRetry(300, 1_350)
+    expect(budget.tryTakeRetry(1_360)).toBe(true)
+    expect(budget.tryTakeRetry(1_370)).toBe(true)
+    expect(budget.tryTakeRetry(1_380)).toBe(false)
+    // Nor does a second refund for the same bucket beyond what was taken there.
+    budget.refundRetry(1_360, 1_390)
+    budget.refundRetry(1_360, 1_390)
+    budget.refundRetry(1_360, 1_390)
+    expect(budget.tryTakeRetry(1_400)).toBe(true)
+    expect(budget.tryTakeRetry(1_410)).toBe(true)
+    expect(budget.tryTakeRetry(1_420)).toBe(false)
+  })
 })

@@ -6,6 +6,11 @@ import type { RetryBudgetSettings } from '../config/options.js'
  * retry. When an upstream is dead every attempt fails; the budget keeps staleguard from doubling that
  * load.
  *
+ * A retry that gets a response gives its share back, as gRPC's retry throttling regains tokens on success:
+ * it is evidence that the upstream is healthy and the socket alone was stale (a server that closes each
+ * connection after a few requests makes every few requests meet a dead socket, and every retry succeeds).
+ * So the budget bounds retries that fail, which is the amplification it exists to stop.
+ *
  * The window is kept as ten buckets so the cost per request is one array index, not a list of stamps.
  */
 const BUCKETS = 10
@@ -41,6 +46,15 @@ export class RetryBudget {
     if (retries + 1 > allowed) return false
     this.#retries[this.#current]!++
     return true
+  }
+
+  /** A retry taken at `takenAt` got a response: it no longer counts against the window it was taken in. */
+  refundRetry(takenAt: number, now: number): void {
+    this.#advance(now)
+    const back = takenAt >= this.#currentStart ? 0 : Math.ceil((this.#currentStart - takenAt) / this.#bucketMs)
+    if (back >= BUCKETS) return
+    const index = (this.#current - back + BUCKETS) % BUCKETS
+    if (this.#retries[index]! > 0) this.#retries[index]!--
   }
 
   #advance(now: number): void {
