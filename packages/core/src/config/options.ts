@@ -5,7 +5,7 @@ import type { Intermediary } from './intermediaries.js'
 export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']
 
 export interface RetryBudgetOptions {
-  /** Retries allowed as a share of the requests in the window, 0–1. Default 0.2. */
+  /** Retries allowed as a share of the requests in the window, 0–1 (a retry that got a response gives its share back). Default 0.2. */
   ratio?: number
   /** Retries always allowed per window, however quiet the service. Default 10. */
   minRetries?: number
