@@ -230,6 +230,7 @@ export function defineAdapterContract(framework: Framework): void {
         expect(retry).toBeDefined()
         expect(retry!.staleguard).toMatchObject({ origin: proxy.origin, attempt: 2, requestId: 'logged-req-1' })
         expect((retry!.staleguard as { idleMs: number }).idleMs).toBeGreaterThan(200)
+        expect(Number.isInteger((retry!.staleguard as { idleMs: number }).idleMs)).toBe(true)
       } finally {
         await app.close()
         await proxy.close()

@@ -136,7 +136,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     const now = performance.now()
     this.#socket = record
     this.#reused = record.requests > 0
-    this.#idleMs = this.#reused ? now - record.idleSince : null
+    // Whole ms: what logs, events and diagnostics show, and finer than any idle limit.
+    this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
     this.#bytesReadAtStart = record.socket.bytesRead
     record.requests++
     record.busy = true
