@@ -30,6 +30,8 @@ export interface UpstreamOptions {
   keepAliveTimeoutMs?: number
   /** Send `Keep-Alive: timeout=N` with this many seconds (Node sends its own unless overridden). */
   keepAliveHintSeconds?: number
+  /** Answer every N-th response of a connection with `Connection: close`, and close it (a per-connection request limit). */
+  closeEveryNthResponse?: number
 }
 
 /**
@@ -44,6 +46,7 @@ export interface UpstreamOptions {
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const received: ReceivedRequest[] = []
   const connectionIds = new WeakMap<Socket, number>()
+  const responsesPerConnection = new WeakMap<Socket, number>()
   let connections = 0
   const server = http.createServer((req, res) => {
     // `/early` answers before reading the request body, as servers that reject or stream early do.
@@ -66,6 +69,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       })
       if (options.keepAliveHintSeconds !== undefined)
         res.setHeader('keep-alive', `timeout=${options.keepAliveHintSeconds}`)
+      const served = (responsesPerConnection.get(req.socket) ?? 0) + 1
+      responsesPerConnection.set(req.socket, served)
+      if (options.closeEveryNthResponse !== undefined && served % options.closeEveryNthResponse === 0)
+        res.setHeader('connection', 'close')
       respond(url, res, received.length)
     })
   })

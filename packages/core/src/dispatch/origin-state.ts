@@ -3,7 +3,7 @@ import type { buildConnector as BuildConnector } from 'undici'
 import { buildConnector } from '../http/undici.js'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
 import { type EvictEvent, reportEviction, reportIdleLimit } from '../observe/events.js'
-import { type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
+import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
@@ -66,12 +66,14 @@ export class OriginState {
    * its siblings go too. Siblings idle about as long are almost surely dead (sockets pooled by one burst go
    * idle within milliseconds of each other), so every socket idle at least half as long, or past the newly
    * learned limit, is closed now: the next requests after this idle gap must not each discover a dead socket.
+   * (Not after a socket that was hardly idle: see below.)
    */
   recordStaleFailure(failed: TrackedSocket, idleMs: number, now: number): void {
     this.counters.staleFailures++
     const change = this.#learner?.onStaleFailure(idleMs, now)
-    const threshold = Math.min(idleMs / 2, this.idleLimitMs)
-    this.#evictIdle(threshold, now, failed, 'stale-failure')
+    // A socket that died after almost no idle time was closed for another reason (a per-connection request
+    // limit, a restart): its idle siblings are not suspect, and closing them would cost connections.
+    if (idleMs > IDLE_FLOOR_MS) this.#evictIdle(Math.min(idleMs / 2, this.idleLimitMs), now, failed, 'stale-failure')
     if (change) this.#applyLimit(change, 'stale-failure', now)
   }
 

@@ -26,13 +26,20 @@ export type ScopedDispatchOptions = Dispatcher.DispatchOptions & { [kCallScope]?
 const MAX_IDLE_ORIGINS = 1_000
 
 /**
- * An undici Dispatcher: an Agent whose per-origin pools retire idle sockets before the upstream forgets
- * them, wrapped by one safe-retry handler per request. Use it as `fetch(url, { dispatcher })`, with
+ * An undici Dispatcher: per-origin pools that retire idle sockets before the upstream forgets them, each
+ * request wrapped by one safe-retry handler. Use it as `fetch(url, { dispatcher })`, with
  * `undici.request`, or as the global dispatcher.
  */
 export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
-  readonly #agent: UndiciAgent
+  /**
+   * One pool per origin, kept for as long as the origin is: undici's Agent drops a pool whenever its
+   * connection count touches zero, even with a request waiting, and every request after a closed or evicted
+   * connection then pays for a new pool and a new connection.
+   */
+  readonly #pools = new Map<OriginState, UndiciPool>()
+  /** Only to let undici reject a request without a usable origin, in its own words. */
+  #invalidOrigins: UndiciAgent | null = null
   readonly #origins = new Map<string, OriginState>()
   readonly #originKeys = new Map<string, string>()
   readonly #newConnectionClients = new Set<PairingClient>()
@@ -52,14 +59,6 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     super()
     validateOptions(options)
     this.#options = options
-    this.#agent = new Agent({
-      factory: (origin, agentOptions) => this.#createPool(origin, agentOptions),
-    })
-    // Re-emit the Agent's events so code that watches a dispatcher (drain, disconnect) keeps working.
-    const emitter = this.#agent as unknown as NodeJS.EventEmitter
-    for (const event of ['connect', 'disconnect', 'connectionError', 'drain']) {
-      emitter.on(event, (...args: unknown[]) => (this as NodeJS.EventEmitter).emit(event, ...args))
-    }
   }
 
   /** A request scope's calls come marked with it (`kCallScope`), so logs and diagnostics name the request. */
@@ -67,12 +66,12 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const scope = (options as ScopedDispatchOptions)[kCallScope]
     const origin = this.#originFor(options.origin)
     // Without a usable origin let undici produce its own validation error through the handler.
-    if (origin === undefined) return this.#agent.dispatch(options, handler)
+    if (origin === undefined) return (this.#invalidOrigins ??= new Agent()).dispatch(options, handler)
     origin.counters.requests++
     origin.inFlight++
     origin.budget?.recordRequest(performance.now())
     const safe = new SafeRetryHandler(this.#retryConnections, origin, options, toCallbackHandler(handler), scope)
-    return this.#agent.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+    return this.#poolOf(origin).dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
   /**
@@ -120,6 +119,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         origin: state.key,
         ...state.counters,
         openSockets: state.sockets.size,
+        requestsPerSocket: requestsPerSocket(state.counters),
         idleLimitMs: state.idleLimitMs,
         learnedIdleLimitMs: state.learnedIdleLimitMs,
       }
@@ -132,9 +132,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   override close(callback?: () => void): Promise<void> | void {
     const self = this[kTarget]
     self.#closed = true
-    const done = Promise.all([self.#agent.close(), ...[...self.#newConnectionClients].map((c) => c.close())]).then(
-      () => {},
-    )
+    const done = Promise.all([...self.#dispatchers()].map((d) => d.close())).then(() => {})
     if (callback) {
       done.then(callback, callback)
       return
@@ -151,10 +149,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     const self = this[kTarget]
     self.#closed = true
-    const done = Promise.all([
-      self.#agent.destroy(error),
-      ...[...self.#newConnectionClients].map((c) => c.destroy(error)),
-    ]).then(() => {})
+    const done = Promise.all([...self.#dispatchers()].map((d) => d.destroy(error))).then(() => {})
     if (cb) {
       done.then(cb, cb)
       return
@@ -166,17 +161,30 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     return this[kTarget].#closed
   }
 
-  #createPool(origin: string | URL, agentOptions: object): Dispatcher {
-    const state = this.#originFor(origin)
-    if (state === undefined) return new Pool(origin, agentOptions)
-    const connections = state.options.connections
-    return new Pool(origin, {
-      ...agentOptions,
+  /** Every undici dispatcher this one owns: its pools, the connections opened for retries, the fallback. */
+  *#dispatchers(): Iterable<Dispatcher> {
+    yield* this.#pools.values()
+    yield* this.#newConnectionClients
+    if (this.#invalidOrigins !== null) yield this.#invalidOrigins
+  }
+
+  #poolOf(state: OriginState): UndiciPool {
+    let pool = this.#pools.get(state)
+    if (pool !== undefined) return pool
+    pool = new Pool(state.key, {
       ...this.#undiciOptions(state),
-      connections,
+      connections: state.options.connections,
       connect: state.connect,
       factory: createPairingClient,
     })
+    // Pass the pool's events on, as undici's Agent does, so code that watches a dispatcher keeps working.
+    for (const event of ['connect', 'disconnect', 'connectionError', 'drain'] as const) {
+      ;(pool as NodeJS.EventEmitter).on(event, (origin: URL, targets: readonly Dispatcher[], error?: Error) =>
+        (this as NodeJS.EventEmitter).emit(event, origin, [this, ...targets], error),
+      )
+    }
+    this.#pools.set(state, pool)
+    return pool
   }
 
   #undiciOptions(state: OriginState): UndiciPool.Options {
@@ -232,8 +240,16 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       if (state.sockets.size > 0 || state.inFlight > 0 || state === this.#lastOrigin) continue
       addCounters(this.#forgotten, state.counters)
       this.#origins.delete(key)
+      void this.#pools.get(state)?.close()
+      this.#pools.delete(state)
     }
   }
+}
+
+/** Attempts written per connection opened, to two decimals. */
+function requestsPerSocket(counters: StaleguardCounters): number {
+  if (counters.socketsOpened === 0) return 0
+  return Math.round(((counters.requests + counters.retries) / counters.socketsOpened) * 100) / 100
 }
 
 /** Whether an argument is a dispatcher (anything with `dispatch`), rather than options to build one. */

@@ -5,6 +5,8 @@ export interface OriginStats extends StaleguardCounters {
   readonly origin: string
   /** Sockets currently open to this origin. */
   readonly openSockets: number
+  /** Attempts written per connection opened (to two decimals): how well keep-alive holds. 0 before any. */
+  readonly requestsPerSocket: number
   /** Idle time after which sockets are retired now (learned, or configured). */
   readonly idleLimitMs: number
   /** The limit learned from stale failures, or null when the configured one is in force. */

@@ -8,7 +8,8 @@
  * raise the limit again in 25 % steps, but only once failures are five minutes old, and never above the
  * configured limit.
  */
-const FLOOR_MS = 250
+/** Idle times shorter than this say nothing about an idle timeout on the path: no limit we would use is lower. */
+export const FLOOR_MS = 250
 const RAISE_AFTER_GOOD_REUSES = 10
 const RAISE_STEP = 1.25
 const FORGET_FAILURES_AFTER_MS = 5 * 60_000

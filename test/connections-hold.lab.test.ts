@@ -1,0 +1,85 @@
+import { createDispatcher } from '@staleguard/core'
+import { type Upstream, startFaultProxy, startUpstream } from '@staleguard/lab'
+import { Agent, type Dispatcher, request } from 'undici'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * Protection costs no connections a plain Agent would not open: staleguard's recovery (eviction, retries on
+ * a connection of their own) and a server's `Connection: close` leave later traffic on kept-alive sockets.
+ * Connections are counted at the upstream.
+ */
+async function connectionsFor(upstream: Upstream, run: () => Promise<void>): Promise<number> {
+  const before = upstream.connections
+  await run()
+  return upstream.connections - before
+}
+
+const get = (dispatcher: Dispatcher, url: string) =>
+  request(url, { dispatcher }).then((r) => r.body.text().then(() => r.statusCode))
+
+describe('connections that hold', () => {
+  it('keeps the pool after Connection: close: 50 connections for 150 requests closing every 3rd', async () => {
+    const upstream = await startUpstream({ closeEveryNthResponse: 3 })
+    try {
+      const staleguard = createDispatcher()
+      const agent = new Agent()
+      const sequential = async (d: Dispatcher) => {
+        for (let i = 0; i < 150; i++) expect(await get(d, `${upstream.origin}/seq/${i}`)).toBe(200)
+      }
+      const viaStaleguard = await connectionsFor(upstream, () => sequential(staleguard))
+      const viaAgent = await connectionsFor(upstream, () => sequential(agent))
+      console.log(`[connections] Connection: close every 3rd: staleguard ${viaStaleguard}, plain Agent ${viaAgent}`)
+      expect(viaStaleguard).toBeLessThanOrEqual(51)
+      expect(viaStaleguard).toBeLessThanOrEqual(viaAgent)
+      expect(staleguard.stats().socketsOpened).toBe(viaStaleguard)
+      expect(staleguard.stats().origins[upstream.origin]?.requestsPerSocket).toBe(3)
+
+      const bursts = async (d: Dispatcher) => {
+        for (let b = 0; b < 10; b++) {
+          await Promise.all(Array.from({ length: 15 }, (_, i) => get(d, `${upstream.origin}/burst/${b}/${i}`)))
+        }
+      }
+      const burstsViaStaleguard = await connectionsFor(upstream, () => bursts(staleguard))
+      const burstsViaAgent = await connectionsFor(upstream, () => bursts(agent))
+      console.log(`[connections] parallel bursts: staleguard ${burstsViaStaleguard}, plain Agent ${burstsViaAgent}`)
+      expect(burstsViaStaleguard).toBeLessThanOrEqual(burstsViaAgent)
+      await Promise.all([staleguard.close(), agent.close()])
+    } finally {
+      await upstream.close()
+    }
+  })
+
+  it('keeps the pool after a stale POST evicts: ≤ a plain Agent’s connections + one per stale event', async () => {
+    const upstream = await startUpstream()
+    const proxy = await startFaultProxy({ port: upstream.port }, { kind: 'pass' })
+    try {
+      // Six rounds of: a POST without a key that dies on a reused socket (never retried), then 30 GETs.
+      const rounds = async (d: Dispatcher) => {
+        await get(d, `${proxy.origin}/warm`)
+        for (let round = 0; round < 6; round++) {
+          proxy.mode = { kind: 'reset-reused' }
+          await request(`${proxy.origin}/poisoned/${round}`, { method: 'POST', body: 'x', dispatcher: d }).then(
+            (r) => r.body.text(),
+            () => 'lost',
+          )
+          proxy.mode = { kind: 'pass' }
+          for (let i = 0; i < 30; i++) expect(await get(d, `${proxy.origin}/after/${round}/${i}`)).toBe(200)
+        }
+      }
+      const staleguard = createDispatcher()
+      const agent = new Agent()
+      const viaStaleguard = await connectionsFor(upstream, () => rounds(staleguard))
+      const viaAgent = await connectionsFor(upstream, () => rounds(agent))
+      const stale = staleguard.stats().staleFailures
+      expect(stale).toBeGreaterThanOrEqual(5)
+      expect(viaStaleguard).toBeLessThanOrEqual(viaAgent + stale)
+      console.log(
+        `[connections] after stale POSTs: staleguard ${viaStaleguard} (stale ${stale}), plain Agent ${viaAgent}`,
+      )
+      await Promise.all([staleguard.close(), agent.close()])
+    } finally {
+      await proxy.close()
+      await upstream.close()
+    }
+  })
+})
