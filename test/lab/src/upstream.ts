@@ -10,6 +10,8 @@ export interface ReceivedRequest {
   readonly headers: http.IncomingHttpHeaders
   /** Which connection carried it (1-based, in accept order). */
   readonly connection: number
+  /** When it arrived (`performance.now()` of the lab's process). */
+  readonly receivedAt: number
   /** Set when the connection closed before the upstream answered. */
   closedEarly: boolean
 }
@@ -32,6 +34,13 @@ export interface UpstreamOptions {
   keepAliveHintSeconds?: number
   /** Answer every N-th response of a connection with `Connection: close`, and close it (a per-connection request limit). */
   closeEveryNthResponse?: number
+  /** Close each connection silently (no `Connection: close`) 3 ms after its N-th response, as some servers and LBs do. */
+  silentCloseAfterResponses?: number
+  /** With `silentCloseAfterResponses`: announce the limit in `Keep-Alive: timeout=60, max=<left>`. */
+  announceRequestLimit?: boolean
+  /** Loopback address to listen on (default 127.0.0.1), and a fixed port (default: any free one). */
+  host?: string
+  port?: number
 }
 
 /**
@@ -49,6 +58,9 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   const responsesPerConnection = new WeakMap<Socket, number>()
   let connections = 0
   const server = http.createServer((req, res) => {
+    // Past its request limit a connection takes nothing more: it is about to be closed without a word.
+    const limit = options.silentCloseAfterResponses
+    if (limit !== undefined && (responsesPerConnection.get(req.socket) ?? 0) >= limit) return
     // `/early` answers before reading the request body, as servers that reject or stream early do.
     if (req.url?.startsWith('/early')) res.writeHead(200, { 'content-type': 'text/plain' }).write('early ')
     const chunks: Buffer[] = []
@@ -61,6 +73,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         body: Buffer.concat(chunks).toString('utf8'),
         headers: req.headers,
         connection: connectionIds.get(req.socket) ?? 0,
+        receivedAt: performance.now(),
         closedEarly: false,
       }
       received.push(record)
@@ -73,6 +86,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       responsesPerConnection.set(req.socket, served)
       if (options.closeEveryNthResponse !== undefined && served % options.closeEveryNthResponse === 0)
         res.setHeader('connection', 'close')
+      if (limit !== undefined) {
+        if (options.announceRequestLimit) res.setHeader('keep-alive', `timeout=60, max=${Math.max(0, limit - served)}`)
+        if (served >= limit) res.on('finish', () => setTimeout(() => req.socket.destroy(), 3).unref())
+      }
       respond(url, res, received.length)
     })
   })
@@ -80,11 +97,12 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   server.headersTimeout = Math.max(server.keepAliveTimeout + 1_000, 60_000)
   server.requestTimeout = 0
   server.on('connection', (socket: Socket) => connectionIds.set(socket, ++connections))
-  server.listen(0, '127.0.0.1')
+  const host = options.host ?? '127.0.0.1'
+  server.listen(options.port ?? 0, host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `http://${host}:${port}`,
     port,
     received,
     count: (method, path) => received.filter((r) => r.method === method && r.path === path).length,

@@ -38,8 +38,19 @@ export interface OriginOptions {
   connections?: number
   /** Safe-retry settings, or `false` to never retry. */
   retry?: false | RetryOptions
-  /** Lower an origin's idle limit after a stale failure (and raise it back slowly). Default true. */
+  /**
+   * Lower an origin's idle limit after a stale failure (and raise it back slowly), and learn the number of
+   * requests after which its connections are closed. Default true.
+   */
   learnIdleLimit?: boolean
+  /**
+   * Retire a connection once it is this old (ms, 100 or more), when it is idle; each connection's age is
+   * drawn up to 10 % below it, so a fleet does not reconnect in step. For upstreams whose addresses move
+   * (DNS failover, scaling load balancers, blue/green swaps). Default: none.
+   */
+  maxConnectionAge?: number
+  /** Retire a connection after this many requests, when it is idle. Default: none. */
+  maxRequestsPerConnection?: number
   /** undici `headersTimeout` in ms. */
   headersTimeout?: number
   /** undici `bodyTimeout` in ms. */
@@ -74,6 +85,8 @@ export interface ResolvedOriginOptions {
   readonly connections: number | null
   readonly retry: ResolvedRetry | null
   readonly learnIdleLimit: boolean
+  readonly maxConnectionAge: number | null
+  readonly maxRequestsPerConnection: number | null
   readonly headersTimeout: number | undefined
   readonly bodyTimeout: number | undefined
   readonly connect: buildConnector.BuildOptions | undefined

@@ -22,6 +22,8 @@ const ORIGIN_KEYS = new Set<string>([
   'connections',
   'retry',
   'learnIdleLimit',
+  'maxConnectionAge',
+  'maxRequestsPerConnection',
   'headersTimeout',
   'bodyTimeout',
   'connect',
@@ -103,6 +105,8 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
   const [learn, learnName] = pick('learnIdleLimit')
   if (learn !== undefined && typeof learn !== 'boolean')
     throw new StaleguardOptionError(learnName, 'must be true or false', learn)
+  const [maxAge, maxAgeName] = pick('maxConnectionAge')
+  const [maxRequests, maxRequestsName] = pick('maxRequestsPerConnection')
   const [headersTimeout, headersName] = pick('headersTimeout')
   const [bodyTimeout, bodyName] = pick('bodyTimeout')
   const [connect, connectName] = pick('connect')
@@ -117,6 +121,11 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
     connections: connections === undefined ? null : checkInteger(connectionsName, connections, 1, 65_535, 'sockets'),
     retry: resolveRetry(options.retry, override?.retry, prefix),
     learnIdleLimit: learn ?? true,
+    maxConnectionAge: maxAge === undefined ? null : checkInteger(maxAgeName, maxAge, 100, 86_400_000, 'ms'),
+    maxRequestsPerConnection:
+      maxRequests === undefined
+        ? null
+        : checkInteger(maxRequestsName, maxRequests, 1, 1_000_000_000, 'requests per connection'),
     headersTimeout:
       headersTimeout === undefined ? undefined : checkInteger(headersName, headersTimeout, 0, MAX_IDLE_MS, 'ms'),
     bodyTimeout: bodyTimeout === undefined ? undefined : checkInteger(bodyName, bodyTimeout, 0, MAX_IDLE_MS, 'ms'),

@@ -2,9 +2,10 @@ import type { Socket } from 'node:net'
 import type { buildConnector as BuildConnector } from 'undici'
 import { buildConnector } from '../http/undici.js'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
-import { type EvictEvent, reportEviction, reportIdleLimit } from '../observe/events.js'
+import { type EvictEvent, reportEviction, reportIdleLimit, reportRequestLimit } from '../observe/events.js'
 import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
+import { RequestLimitLearner } from '../retry/request-limit-learner.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
 
@@ -22,6 +23,7 @@ export class OriginState {
   inFlight = 0
   readonly budget: RetryBudget | null
   readonly #learner: IdleLimitLearner | null
+  readonly #requestLimits: RequestLimitLearner | null
   readonly connect: BuildConnector.connector
 
   constructor(key: string, options: ResolvedOriginOptions) {
@@ -29,6 +31,7 @@ export class OriginState {
     this.options = options
     this.budget = options.retry?.budget ? new RetryBudget(options.retry.budget) : null
     this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
+    this.#requestLimits = options.learnIdleLimit ? new RequestLimitLearner() : null
     const connectBase = buildConnector({ ...options.connect })
     this.connect = (connectOptions, callback) => {
       connectBase(connectOptions, (...result) => {
@@ -47,13 +50,27 @@ export class OriginState {
     return this.#learner?.learnedMs ?? null
   }
 
-  /** Marks a socket idle again once its request finished, and arms retirement at a learned limit. */
+  /** The requests per connection after which this origin's connections die, once learned; else null. */
+  get learnedRequestLimit(): number | null {
+    return this.#requestLimits?.learned ?? null
+  }
+
+  /**
+   * Marks a socket idle again once its request finished. A connection past its lifetime (its age, or its
+   * request limit: configured, learned, or announced by the server) is retired here, before undici can hand
+   * it another request; otherwise retirement is armed for when it would pass one idle.
+   */
   release(record: TrackedSocket, now: number): void {
     record.busy = false
     record.idleSince = now
-    const learned = this.#learner?.learnedMs
-    // undici retires sockets at the configured limit; only a learned, lower one needs our own timer.
-    if (learned != null && !record.socket.destroyed) this.#armRetirement(record, learned)
+    if (record.socket.destroyed) return
+    if (this.#pastLifetime(record, now)) {
+      this.#destroy(record)
+      this.#reportEvicted(1, 0, 'lifetime')
+      return
+    }
+    const delay = this.#retireDelay(record, now)
+    if (delay !== null) this.#armRetirement(record, delay)
   }
 
   onSuccessfulReuse(idleMs: number, now: number): void {
@@ -70,6 +87,9 @@ export class OriginState {
    */
   recordStaleFailure(failed: TrackedSocket, idleMs: number, now: number): void {
     this.counters.staleFailures++
+    // Hardly idle: the connection was closed after its last request, not for idling. How many it carried
+    // (this attempt aside) is what the request limit learns from.
+    if (idleMs <= IDLE_FLOOR_MS) this.#learnRequestLimit(failed.requests - 1, now)
     const change = this.#learner?.onStaleFailure(idleMs, now)
     // A socket that died after almost no idle time was closed for another reason (a per-connection request
     // limit, a restart): its idle siblings are not suspect, and closing them would cost connections.
@@ -80,12 +100,39 @@ export class OriginState {
   #applyLimit(change: IdleLimitChange, reason: 'stale-failure' | 'successful-reuses', now: number): void {
     reportIdleLimit({ origin: this.key, previousMs: change.previousMs, limitMs: change.limitMs, reason })
     this.#evictIdle(change.limitMs, now, null, 'idle-limit')
-    const learned = this.#learner?.learnedMs
     for (const record of this.sockets) {
       if (record.busy || record.requests === 0) continue
-      if (learned == null) this.#disarmRetirement(record)
-      else this.#armRetirement(record, learned - (now - record.idleSince))
+      const delay = this.#retireDelay(record, now)
+      if (delay === null) this.#disarmRetirement(record)
+      else this.#armRetirement(record, delay)
     }
+  }
+
+  #learnRequestLimit(completed: number, now: number): void {
+    const limit = this.#requestLimits?.onDeathAfter(completed)
+    if (limit == null) return
+    reportRequestLimit({ origin: this.key, limit })
+    for (const record of this.sockets) {
+      if (record.busy || record.requests === 0 || !this.#pastLifetime(record, now)) continue
+      this.#destroy(record)
+      this.#reportEvicted(1, 0, 'lifetime')
+    }
+  }
+
+  #pastLifetime(record: TrackedSocket, now: number): boolean {
+    if (record.retireAt !== null && now >= record.retireAt) return true
+    const limits = [this.options.maxRequestsPerConnection, this.learnedRequestLimit, record.serverRequestLimit]
+    return limits.some((limit) => limit !== null && record.requests >= limit)
+  }
+
+  /** How long an idle socket may stay: until the learned idle limit or its age, whichever comes first. */
+  #retireDelay(record: TrackedSocket, now: number): number | null {
+    // undici retires sockets at the configured idle limit; only a learned, lower one needs our own timer.
+    const learned = this.#learner?.learnedMs
+    const idleLeft = learned == null ? Number.POSITIVE_INFINITY : learned - (now - record.idleSince)
+    const ageLeft = record.retireAt === null ? Number.POSITIVE_INFINITY : record.retireAt - now
+    const delay = Math.min(idleLeft, ageLeft)
+    return delay === Number.POSITIVE_INFINITY ? null : delay
   }
 
   #evictIdle(minIdleMs: number, now: number, except: TrackedSocket | null, reason: EvictEvent['reason']): void {
@@ -119,7 +166,8 @@ export class OriginState {
         record.retireTimer = null
         if (record.busy || record.socket.destroyed) return
         this.#destroy(record)
-        this.#reportEvicted(1, this.idleLimitMs, 'idle-limit')
+        if (this.#pastLifetime(record, performance.now())) this.#reportEvicted(1, 0, 'lifetime')
+        else this.#reportEvicted(1, this.idleLimitMs, 'idle-limit')
       },
       Math.max(0, delayMs),
     )
@@ -133,7 +181,7 @@ export class OriginState {
   }
 
   #adopt(socket: Socket): void {
-    const record = new TrackedSocket(socket, performance.now())
+    const record = new TrackedSocket(socket, performance.now(), this.options.maxConnectionAge)
     this.counters.socketsOpened++
     this.sockets.add(record)
     trackSocket(record)

@@ -5,6 +5,7 @@ import { RecordedBody } from '../retry/recorded-body.js'
 import { type BodyReplay, classifyBody, hasIdempotencyKey } from '../retry/request-safety.js'
 import { type RetryDecision, classifyFailure, retryDecisionFor } from '../retry/retry-decision.js'
 import { hasStaleSocketShape } from '../retry/stale-errors.js'
+import { keepAliveMaxOf } from '../http/keep-alive-hint.js'
 import type { DispatchScope } from './call-scope.js'
 import type { CallbackHandler } from './handler-bridge.js'
 import type { OriginState } from './origin-state.js'
@@ -166,6 +167,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#body?.stopRecording()
       if (this.#attempt > 1) this.#retrySucceeded()
       if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
+      this.#noteServerRequestLimit(headers)
     }
     return this.#downstream.onHeaders?.(statusCode, headers, resume, statusText) ?? true
   }
@@ -243,6 +245,14 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     })
     if (decision === 'budget-exhausted') this.#origin.counters.retriesDeniedByBudget++
     return decision
+  }
+
+  /** The server's own word on how many more requests this connection takes (`Keep-Alive: max=`). */
+  #noteServerRequestLimit(headers: Buffer[]): void {
+    const socket = this.#socket
+    if (socket === null) return
+    const max = keepAliveMaxOf(headers)
+    if (max !== null) socket.serverRequestLimit = socket.requests + max
   }
 
   #retrySucceeded(): void {

@@ -122,6 +122,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         requestsPerSocket: requestsPerSocket(state.counters),
         idleLimitMs: state.idleLimitMs,
         learnedIdleLimitMs: state.learnedIdleLimitMs,
+        learnedRequestLimit: state.learnedRequestLimit,
       }
     }
     return { ...total, openSockets, origins }

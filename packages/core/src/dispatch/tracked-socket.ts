@@ -8,10 +8,16 @@ export class TrackedSocket {
   busy = false
   idleSince: number
   retireTimer: NodeJS.Timeout | null = null
+  /** When the connection is past its age and is retired once idle (null: no age limit). */
+  readonly retireAt: number | null
+  /** Requests after which the server said it closes the connection (`Keep-Alive: max=`), or null. */
+  serverRequestLimit: number | null = null
 
-  constructor(socket: Socket, now: number) {
+  constructor(socket: Socket, now: number, maxAgeMs: number | null) {
     this.socket = socket
     this.idleSince = now
+    // Up to 10 % younger than the limit, drawn per connection, so connections opened together part ways.
+    this.retireAt = maxAgeMs === null ? null : now + maxAgeMs * (1 - Math.random() * 0.1)
   }
 }
 

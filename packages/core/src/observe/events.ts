@@ -53,7 +53,8 @@ export interface EvictEvent {
   readonly sockets: number
   /** Sockets idle at least this long were closed. */
   readonly minIdleMs: number
-  readonly reason: 'stale-failure' | 'idle-limit'
+  /** `lifetime`: past its age or its request limit (configured, learned or announced by the server). */
+  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime'
 }
 
 export interface IdleLimitEvent {
@@ -192,4 +193,18 @@ export function reportInstallation(event: InstallationEvent): void {
       event.dispatcher,
     )
   }
+}
+
+/** An origin's connections are found to die after `limit` requests; later ones are retired after that many. */
+export interface RequestLimitEvent {
+  readonly origin: string
+  readonly limit: number
+}
+
+export function reportRequestLimit(event: RequestLimitEvent): void {
+  debug(
+    'request-limit origin=%s limit=%d (connections die after that many requests: retired after them)',
+    event.origin,
+    event.limit,
+  )
 }

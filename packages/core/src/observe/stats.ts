@@ -11,6 +11,8 @@ export interface OriginStats extends StaleguardCounters {
   readonly idleLimitMs: number
   /** The limit learned from stale failures, or null when the configured one is in force. */
   readonly learnedIdleLimitMs: number | null
+  /** Requests after which this origin's connections are found to die, once learned (they are then retired after that many); else null. */
+  readonly learnedRequestLimit: number | null
 }
 
 /** A dispatcher's counters in total, and per origin. */
