@@ -1,18 +1,19 @@
 /**
- * `pnpm bench [fetch|frameworks|fast-path|soak|allocation …]`: the benchmarks, each comparing side by side in one run
+ * `pnpm bench [fetch|frameworks|fast-path|soak|allocation|connections …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds (the frameworks one also with both sides loaded at once), reporting medians and ratios. Speed lives here, never in the tests.
  * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
  */
 import os from 'node:os'
 import { benchAllocation } from './allocation.js'
+import { benchConnections } from './connections.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
 import { type FrameworkRatios, benchFrameworks } from './frameworks.js'
 import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
-const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation'] as const
+const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections'] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
@@ -71,6 +72,13 @@ if (chosen.includes('allocation')) {
   for (const [framework, { bare, staleguard }] of Object.entries(results)) {
     summary.push(
       `${framework} route, scoped fetch − bare fetch: ${((staleguard.allocated - bare.allocated) / 1024).toFixed(1)} KB allocated, ${((staleguard.promoted - bare.promoted) / 1024).toFixed(1)} KB promoted per request`,
+    )
+  }
+}
+if (chosen.includes('connections')) {
+  for (const r of await benchConnections()) {
+    summary.push(
+      `${r.scenario}: plain Agent ${r.agent.connections} connections (${r.agent.lost} lost), staleguard ${r.staleguard.connections} (${r.staleguard.lost} lost) for ${r.requests} requests`,
     )
   }
 }
