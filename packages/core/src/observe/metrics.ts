@@ -74,6 +74,18 @@ export const STALEGUARD_METRICS: readonly MetricDefinition[] = [
     help: 'Idle limit learned from stale failures (absent while the configured one applies).',
     value: (o) => (o.learnedIdleLimitMs === null ? null : o.learnedIdleLimitMs / 1000),
   },
+  {
+    name: 'requests_per_socket',
+    type: 'gauge',
+    help: 'Attempts written per connection opened: how well keep-alive holds.',
+    value: (o) => o.requestsPerSocket,
+  },
+  {
+    name: 'learned_request_limit',
+    type: 'gauge',
+    help: "Requests after which the origin's connections die, once learned (absent until then).",
+    value: (o) => o.learnedRequestLimit,
+  },
 ]
 
 /** Anything with staleguard counters: a dispatcher, `app.staleguard`, an Express/Koa middleware, or a function. */
