@@ -1,5 +1,5 @@
 import { createDispatcher } from '@staleguard/core'
-import { type ReceivedRequest, sleep, startUpstream } from '@staleguard/lab'
+import { sleep, startUpstream } from '@staleguard/lab'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it } from 'vitest'
 
@@ -148,5 +148,3 @@ function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
 function countBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, number> {
   return new Map([...groupBy(items, key)].map(([k, group]) => [k, group.length]))
 }
-
-export type { ReceivedRequest }
