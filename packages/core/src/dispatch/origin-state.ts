@@ -10,9 +10,8 @@ import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
 
 /**
- * Per-origin bookkeeping that outlives undici's pools (the Agent drops a pool once all its sockets have
- * closed and builds a new one later): the sockets we opened, counters, the retry budget and the learned
- * idle limit.
+ * Per-origin bookkeeping: the sockets we opened and when each is retired, counters, the retry budget, and
+ * what the origin taught (its idle limit, its per-connection request limit).
  */
 export class OriginState {
   readonly key: string
@@ -119,10 +118,18 @@ export class OriginState {
     }
   }
 
+  /** Past its age or any request limit (configured, learned, announced). Runs once per request: no allocation. */
   #pastLifetime(record: TrackedSocket, now: number): boolean {
     if (record.retireAt !== null && now >= record.retireAt) return true
-    const limits = [this.options.maxRequestsPerConnection, this.learnedRequestLimit, record.serverRequestLimit]
-    return limits.some((limit) => limit !== null && record.requests >= limit)
+    const { requests } = record
+    const configured = this.options.maxRequestsPerConnection
+    const learned = this.learnedRequestLimit
+    const announced = record.serverRequestLimit
+    return (
+      (configured !== null && requests >= configured) ||
+      (learned !== null && requests >= learned) ||
+      (announced !== null && requests >= announced)
+    )
   }
 
   /** How long an idle socket may stay: until the learned idle limit or its age, whichever comes first. */
