@@ -36,8 +36,19 @@ export function isMockAgent(value: unknown): value is Dispatcher {
  */
 export function isRuntimeDefault(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || value instanceof UndiciDispatcher) return false
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  const name = dispatcherName(value)
   return name === 'Agent' || name === 'Dispatcher1Wrapper'
+}
+
+/**
+ * The MockAgent in place as the global dispatcher, if there is one (other than `except`): staleguard stands
+ * aside for it, and says so in the debug log. The one rule for `installGlobalDispatcher` and the adapters.
+ */
+export function mockAgentInPlace(except?: Dispatcher): Dispatcher | null {
+  const current = globalDispatcherInPlace()
+  if (!isMockAgent(current) || current === except) return null
+  reportInstallation({ action: 'stood-aside', dispatcher: dispatcherName(current) })
+  return current
 }
 
 /** A dispatcher's name for messages: its class, or what it is when it has none. */
@@ -47,11 +58,7 @@ export function dispatcherName(value: unknown): string {
   return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'an object with dispatch()'
 }
 
-function isStaleguardDispatcher(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && isScopeAware(value as Dispatcher)
-}
-
-export const REPLACED_WARNING_CODE = 'STALEGUARD_DISPATCHER_REPLACED'
+const REPLACED_WARNING_CODE = 'STALEGUARD_DISPATCHER_REPLACED'
 const warned = new WeakSet<object>()
 
 /**
@@ -64,7 +71,7 @@ export function warnOnReplacing(
   installedByStaleguard: (value: unknown) => boolean,
 ): void {
   if (typeof current !== 'object' || current === null || current === replacement || warned.has(current)) return
-  if (isRuntimeDefault(current) || isStaleguardDispatcher(current) || installedByStaleguard(current)) return
+  if (isRuntimeDefault(current) || isScopeAware(current) || installedByStaleguard(current)) return
   warned.add(current)
   process.emitWarning(
     `staleguard replaced the global dispatcher that was in place (${dispatcherName(current)}): requests that went ` +
@@ -87,7 +94,7 @@ export function watchForDisplacement(
     const now = globalDispatcherInPlace()
     if (now === dispatcher) return
     clearInterval(timer)
-    if (!installedByStaleguard(now) && !isStaleguardDispatcher(now))
+    if (!installedByStaleguard(now) && !isScopeAware(now))
       reportInstallation({ action: 'displaced', dispatcher: dispatcherName(now) })
   }, 1_000)
   timer.unref()

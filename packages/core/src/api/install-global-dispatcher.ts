@@ -5,14 +5,12 @@ import type { StaleguardOptions } from '../config/options.js'
 import {
   SLOT_V1,
   SLOT_V2,
-  dispatcherName,
   globalDispatcherInPlace,
-  isMockAgent,
+  mockAgentInPlace,
   slots,
   warnOnReplacing,
   watchForDisplacement,
 } from './global-dispatcher-in-place.js'
-import { reportInstallation } from '../observe/events.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
   readonly dispatcher: D
@@ -72,9 +70,7 @@ export function installGlobalDispatcher(
 ): GlobalDispatcherInstallation<Dispatcher> {
   const borrowed = isDispatcher(arg)
   const dispatcher = dispatcherFrom(arg)
-  const current = globalDispatcherInPlace()
-  if (isMockAgent(current) && current !== dispatcher) {
-    reportInstallation({ action: 'stood-aside', dispatcher: dispatcherName(current) })
+  if (mockAgentInPlace(dispatcher) !== null) {
     let closed: Promise<void> | null = null
     return {
       dispatcher,
@@ -84,7 +80,7 @@ export function installGlobalDispatcher(
   }
   const state = registry()
   const installedByStaleguard = (value: unknown): boolean => state.installations.some((i) => i.dispatcher === value)
-  warnOnReplacing(current, dispatcher, installedByStaleguard)
+  warnOnReplacing(globalDispatcherInPlace(), dispatcher, installedByStaleguard)
   const installation: Installation = {
     dispatcher,
     owned: !borrowed,

@@ -267,8 +267,10 @@ export function dispatcherFrom(arg: StaleguardOptions | Dispatcher | undefined):
  * Whether a dispatcher is staleguard's (from any copy of this package), composed with interceptors or not:
  * it takes a request scope through the dispatch options.
  */
-export function isScopeAware(dispatcher: Dispatcher): boolean {
-  return (dispatcher as { [kTakesCallScope]?: unknown })[kTakesCallScope] === true
+export function isScopeAware(value: unknown): boolean {
+  return (
+    typeof value === 'object' && value !== null && (value as { [kTakesCallScope]?: unknown })[kTakesCallScope] === true
+  )
 }
 
 /** Builds the staleguard dispatcher. Invalid options throw here, naming the option and its range. */

@@ -3,10 +3,9 @@ import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import { createDispatcher, type StaleguardDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardStats } from '../observe/stats.js'
-import { dispatcherName, globalDispatcherInPlace, isMockAgent } from '../api/global-dispatcher-in-place.js'
+import { mockAgentInPlace } from '../api/global-dispatcher-in-place.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
 import { validateOptions } from '../config/resolve-options.js'
-import { reportInstallation } from '../observe/events.js'
 import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
 import { type DescribeIncoming, markServedBy, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
 import { type IncomingRequest, RequestScope } from './request-scope.js'
@@ -76,16 +75,13 @@ export class AppInstallation {
         throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
       this.dispatcher = dispatcher
       this.#owned = false
-    } else if (isMockAgent(globalDispatcherInPlace())) {
-      // A test suite's MockAgent is in charge: handlers' calls go to the mock, like every other fetch.
-      validateOptions(core)
-      this.dispatcher = globalDispatcherInPlace() as Dispatcher
-      this.#owned = false
-      reportInstallation({ action: 'stood-aside', dispatcher: dispatcherName(this.dispatcher) })
     } else {
-      this.dispatcher = createDispatcher(core)
-      this.#owned = true
-      if (installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
+      // A test suite's MockAgent in charge: handlers' calls go to the mock, like every other fetch.
+      const mock = mockAgentInPlace()
+      if (mock !== null) validateOptions(core)
+      this.dispatcher = mock ?? createDispatcher(core)
+      this.#owned = mock === null
+      if (mock === null && installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
     }
   }
 
