@@ -1,6 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
-import type { RetryDecision } from '../retry/retry-decision.js'
 import type { StaleguardDiagnostics } from './diagnostics.js'
 
 /**
@@ -19,22 +18,15 @@ export const STALEGUARD_CHANNELS = {
   idleLimit: 'staleguard:idle-limit',
 } as const
 
-export interface StaleFailureEvent {
-  readonly origin: string
-  readonly method: string
-  readonly path: string
-  readonly reused: boolean
-  readonly idleMs: number | null
-  /** The attempt that failed, 1-based. */
-  readonly attempt: number
-  /** `retried` when a retry follows (see `staleguard:retry`); anything else means the caller gets the error. */
-  readonly retryDecision: RetryDecision
-  readonly requestId: string | undefined
-  readonly error: Error
-}
-
 /** What the handler knows when an attempt fails; the diagnostics and the stale event are cut from it. */
 export type StaleFailureFacts = Omit<StaleguardDiagnostics, 'explanation'> & { readonly error: Error }
+
+/**
+ * Payload of `staleguard:stale`: the fields of the failure's diagnostics (see {@link StaleguardDiagnostics})
+ * and the error. `retryDecision` is `retried` when a retry follows (see `staleguard:retry`); anything else
+ * means the caller gets the error.
+ */
+export type StaleFailureEvent = Omit<StaleFailureFacts, 'staleSocketError'>
 
 export interface RetryEvent {
   readonly origin: string
@@ -89,17 +81,7 @@ export function reportStaleFailure(
   logger: StaleguardLogger | undefined,
   explanation: string | null,
 ): void {
-  const event: StaleFailureEvent = {
-    origin: facts.origin,
-    method: facts.method,
-    path: facts.path,
-    reused: facts.reused,
-    idleMs: facts.idleMs,
-    attempt: facts.attempt,
-    retryDecision: facts.retryDecision,
-    requestId: facts.requestId,
-    error: facts.error,
-  }
+  const { staleSocketError: _shape, ...event }: StaleFailureFacts = facts
   if (channels.stale.hasSubscribers) channels.stale.publish(event)
   debug(
     'stale origin=%s %s %s reused=%s idleMs=%s attempt=%d decision=%s code=%s',
