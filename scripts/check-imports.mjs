@@ -22,6 +22,7 @@ const LAYERS = {
   config: { allow: ['http'] },
   http: { allow: ['config'] },
   probe: { allow: ['config'] },
+  proxy: { allow: ['config', 'http'] },
 }
 /** Packages that use core only through its package name. */
 const CORE_PACKAGE = '@staleguard/core'

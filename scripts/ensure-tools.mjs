@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Installs what the lab needs and a fresh machine lacks: nginx, HAProxy and openssl (Debian's apt-get, as
+// Installs what the lab needs and a fresh machine lacks: nginx, HAProxy, squid and openssl (Debian's apt-get, as
 // root) and the Node majors the suite also runs on (registry packages that ship the binary, under .tools/).
 // Idempotent: anything already present is left alone. In CI (CI=true) a tool that cannot be had is an error.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -35,6 +35,7 @@ function ensureProxies() {
     ['nginx', 'nginx-light'],
     ['haproxy', 'haproxy'],
     ['openssl', 'openssl'],
+    ['squid', 'squid'],
   ].filter(([bin]) => !findOnPath(bin))
   if (missing.length === 0) return
   const packages = missing.map(([, pkg]) => pkg)
@@ -52,6 +53,7 @@ function ensureProxies() {
   // The Debian packages start system services where an init system exists; the lab runs its own.
   spawnSync('service', ['nginx', 'stop'], { stdio: 'ignore' })
   spawnSync('service', ['haproxy', 'stop'], { stdio: 'ignore' })
+  spawnSync('service', ['squid', 'stop'], { stdio: 'ignore' })
 }
 
 function ensureNodes() {

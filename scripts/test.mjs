@@ -24,7 +24,7 @@ function run(name, command, args, env = {}) {
 
 if (!existsSync(join(root, 'node_modules', '.bin', 'vitest')))
   run('install', pnpm[0], [...pnpm[1], 'install', '--frozen-lockfile'])
-run('tools (nginx, HAProxy, Node 22/24/26)', process.execPath, [join(root, 'scripts', 'ensure-tools.mjs')])
+run('tools (nginx, HAProxy, squid, Node 22/24/26)', process.execPath, [join(root, 'scripts', 'ensure-tools.mjs')])
 run('build', pnpm[0], [...pnpm[1], 'build'])
 run('typecheck', pnpm[0], [...pnpm[1], 'typecheck'])
 run('lint (Biome)', join(root, 'node_modules', '.bin', 'biome'), ['check', '.'])

@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { UUID_V4, sleep, startFaultProxy, until } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { pino } from 'pino'
-import { createDispatcher } from '@staleguard/core'
+import { StaleguardOptionError, createDispatcher } from '@staleguard/core'
+import { createAppInstallation } from '@staleguard/core/adapter'
+import { staleguard as expressStaleguard } from '@staleguard/express'
+import { fastifyStaleguard } from '@staleguard/fastify'
+import { staleguard as koaStaleguard } from '@staleguard/koa'
+import Fastify from 'fastify'
 import { MockAgent, getGlobalDispatcher, interceptors, setGlobalDispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { type Framework, appLifetime, startApp } from './framework-apps.js'
@@ -45,12 +50,94 @@ function rawRequest(
 }
 
 /**
+ * The error an adapter gives for these options, where its framework hands it back: Fastify's through
+ * registration (`await app.register()` rejects), Express's and Koa's from `staleguard(options)` itself.
+ */
+async function optionErrorOf(framework: Framework, options: unknown): Promise<unknown> {
+  if (framework === 'fastify') {
+    const app = Fastify()
+    try {
+      await app.register(fastifyStaleguard, options as never)
+    } catch (error) {
+      return error
+    } finally {
+      await app.close()
+    }
+    return undefined
+  }
+  const make = framework === 'express' ? expressStaleguard : koaStaleguard
+  try {
+    const middleware = make(options as never)
+    await middleware.close()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}
+
+/** Odd things passed as options, and what the user is told: core's sentence, the same through every adapter. */
+const ODD_OPTIONS: readonly (readonly [options: unknown, message: string | RegExp])[] = [
+  [
+    'aws-alb',
+    "staleguard: option `options` must be an object, not a preset name: pass `{ behind: 'aws-alb' }` for the load balancer in front of this app, or `{ upstream: 'aws-alb' }` for one in front of the services it calls (got \"aws-alb\")",
+  ],
+  [
+    { behind: { idleTimeout: -1 } },
+    "staleguard: option `behind.idleTimeout` must be an integer from 100 to 86400000 ms (the load balancer's idle timeout) (got -1)",
+  ],
+  [
+    { keepAliveTimout: 1_000 },
+    /^staleguard: option `keepAliveTimout` is not a staleguard option; did you mean `keepAliveTimeout`\? Known: .*, installGlobal, dispatcher, requestIdHeader, traceHeaders, timeout, server, behind \(got 1000\)$/,
+  ],
+  [
+    { idleTimeout: 5_000 },
+    /^staleguard: option `idleTimeout` is not a staleguard option; did you mean `upstreamIdleTimeout` or `behind: \{ idleTimeout \}`\? Known: /,
+  ],
+  [{ timeout: 0 }, 'staleguard: option `timeout` must be an integer from 1 to 3600000 ms per upstream call (got 0)'],
+]
+
+/**
  * What every adapter promises, checked the same way for each framework on a real listening server:
  * disconnect aborts, listeners, propagation, logging, shutdown, inbound server tuning.
  */
 export function defineAdapterContract(framework: Framework): void {
   describe(`@staleguard/${framework} contract`, () => {
     const upstream = useUpstream()
+
+    it.for(ODD_OPTIONS)(
+      'explains odd options in a sentence, where the framework hands errors back (%j)',
+      async ([options, message]) => {
+        const error = await optionErrorOf(framework, options)
+        expect(error).toBeInstanceOf(StaleguardOptionError)
+        if (typeof message === 'string') expect((error as Error).message).toBe(message)
+        else expect((error as Error).message).toMatch(message)
+        // Core's own check, not one of the adapter's: the same words as building the installation directly.
+        expect(() => createAppInstallation(options as never)).toThrow((error as Error).message)
+      },
+    )
+
+    it('explains `staleguard(null)` (Fastify hands a plugin `{}` for null options, which is no error)', async () => {
+      const error = await optionErrorOf(framework, null)
+      if (framework === 'fastify') expect(error).toBeUndefined()
+      else expect((error as Error).message).toMatch(/^staleguard: option `options` must be an object such as /)
+    })
+
+    it('explains a call the `timeout` option aborted as a timeout after that many ms', async () => {
+      const app = await startApp(framework, { timeout: 100 })
+      try {
+        const { response } = rawRequest(
+          app.origin,
+          `/proxy-request?url=${encodeURIComponent(`${upstream.origin}/hang`)}`,
+        )
+        const result = await response
+        expect(result.status).toBe(502)
+        expect(JSON.parse(result.body).error).toBe(
+          'staleguard: the upstream call timed out after 100 ms (the `timeout` option)',
+        )
+      } finally {
+        await app.close()
+      }
+    })
 
     it.for(['/proxy', '/proxy-request'])(
       "aborts the handler's upstream call when the client disconnects, and does not retry it (%s)",

@@ -40,12 +40,17 @@ interface ScopedRequest extends FastifyRequest {
 /** Options Fastify's `register` itself consumes; they are not staleguard's. */
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers'])
 
+/** Anything but a plain object is core's to explain (`createAppInstallation` answers what to pass instead). */
+function withoutRegisterKeys(options: unknown): FastifyStaleguardOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    return options as FastifyStaleguardOptions
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key)))
+}
+
 const plugin: FastifyPluginCallback<FastifyStaleguardOptions> = (app: FastifyInstance, options, done) => {
   let installation: AppInstallation
   try {
-    installation = createAppInstallation(
-      Object.fromEntries(Object.entries(options).filter(([key]) => !REGISTER_KEYS.has(key))),
-    )
+    installation = createAppInstallation(withoutRegisterKeys(options))
     installation.tuneServer(app.server)
   } catch (error) {
     // Through registration, so `await app.register(…)` (or `app.ready()`) rejects with it: thrown here, it

@@ -101,7 +101,7 @@ let runs = 0
  */
 export async function runWorkload(
   client: LabClient,
-  hop: Hop,
+  hop: Pick<Hop, 'origin' | 'gapMs'>,
   upstream: Pick<Upstream, 'received'>,
   workload: Workload,
 ): Promise<WorkloadResult> {

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 
 /** One request as the upstream received it. */
@@ -12,6 +13,8 @@ export interface ReceivedRequest {
   readonly connection: number
   /** When it arrived (`performance.now()` of the lab's process). */
   readonly receivedAt: number
+  /** The peer's address: a proxy's outgoing address (the lab's squid uses 127.0.0.2) tells proxied requests. */
+  readonly remoteAddress: string
   /** Set when the connection closed before the upstream answered. */
   closedEarly: boolean
 }
@@ -41,6 +44,8 @@ export interface UpstreamOptions {
   /** Loopback address to listen on (default 127.0.0.1), and a fixed port (default: any free one). */
   host?: string
   port?: number
+  /** Serve HTTPS with this key and certificate (see `createTestCertificate`). */
+  tls?: { readonly key: string; readonly cert: string }
 }
 
 /**
@@ -57,7 +62,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   const connectionIds = new WeakMap<Socket, number>()
   const responsesPerConnection = new WeakMap<Socket, number>()
   let connections = 0
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // Past its request limit a connection takes nothing more: it is about to be closed without a word.
     const limit = options.silentCloseAfterResponses
     if (limit !== undefined && (responsesPerConnection.get(req.socket) ?? 0) >= limit) return
@@ -74,6 +79,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         headers: req.headers,
         connection: connectionIds.get(req.socket) ?? 0,
         receivedAt: performance.now(),
+        remoteAddress: req.socket.remoteAddress ?? '',
         closedEarly: false,
       }
       received.push(record)
@@ -92,17 +98,21 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       }
       respond(url, res, received.length)
     })
-  })
+  }
+  const server = options.tls ? https.createServer(options.tls, onRequest) : http.createServer(onRequest)
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 60_000
   server.headersTimeout = Math.max(server.keepAliveTimeout + 1_000, 60_000)
   server.requestTimeout = 0
-  server.on('connection', (socket: Socket) => connectionIds.set(socket, ++connections))
+  // For TLS the request's socket is the TLS socket, which `secureConnection` hands over.
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) =>
+    connectionIds.set(socket, ++connections),
+  )
   const host = options.host ?? '127.0.0.1'
   server.listen(options.port ?? 0, host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return {
-    origin: `http://${host}:${port}`,
+    origin: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     received,
     count: (method, path) => received.filter((r) => r.method === method && r.path === path).length,

@@ -1,11 +1,19 @@
 import type { Dispatcher } from 'undici'
-import { type StaleguardDispatcher, dispatcherFrom } from '../dispatch/staleguard-dispatcher.js'
+import { type StaleguardDispatcher, dispatcherFrom, isScopeAware } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
+import { type BodySource, fetchBodySourceOf, kBodySource } from '../retry/request-safety.js'
 
 /** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
 export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeof globalThis.fetch & {
   readonly dispatcher: D
 }
+
+/**
+ * The dispatcher fetch is handed for one call, by what the call's body is (undefined: no body, or a
+ * `Request`'s, whose source fetch alone knows): fetch turns every body into the same kind of generator, so a
+ * staleguard fetch says in the dispatch options what the body stood for.
+ */
+export type DispatcherForBody = (source: BodySource | undefined) => object
 
 /**
  * A `fetch` with the global signature and return type (the built-in `Response`, so `instanceof Response`
@@ -14,27 +22,48 @@ export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeo
 export function createFetch(options?: StaleguardOptions): StaleguardFetch
 export function createFetch<D extends Dispatcher>(dispatcher: D): StaleguardFetch<D>
 export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFetch<Dispatcher> {
-  const dispatcher: object = dispatcherFrom(arg)
+  const dispatcher = dispatcherFrom(arg)
   // fetch never mutates init, so the common no-init call reuses one object.
-  const plainInit = { dispatcher } as RequestInit
+  const plainInit = { dispatcher: dispatcher as object } as RequestInit
+  const dispatcherFor = bodyMarkingDispatchers(dispatcher)
   const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
-    fetchVia(dispatcher, plainInit, input, init)
+    fetchVia(dispatcherFor, plainInit, input, init)
   Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
   return staleguardFetch as unknown as StaleguardFetch<Dispatcher>
 }
 
 /**
- * The rule of every staleguard fetch (`createFetch`, a request scope's): the global fetch through
- * `dispatcher`, unless the caller's `init` names its own. `plainInit` is `{ dispatcher }`, made once by the
- * caller and reused for calls without init.
+ * For a staleguard dispatcher, one small dispatcher per kind of body (made on first use) that adds the fact to
+ * the dispatch options; calls without a body go to the dispatcher itself, copy-free. Any other dispatcher is
+ * handed to fetch as it is: it would not read the fact, and fetch reads more of it than `dispatch` (a
+ * MockAgent's `isMockActive`).
+ */
+function bodyMarkingDispatchers(dispatcher: Dispatcher): DispatcherForBody {
+  if (!isScopeAware(dispatcher)) return () => dispatcher
+  const marking: Partial<Record<BodySource, object>> = {}
+  return (source) => {
+    if (source === undefined) return dispatcher
+    return (marking[source] ??= {
+      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
+        dispatcher.dispatch({ ...options, [kBodySource]: source } as Dispatcher.DispatchOptions, handler),
+    })
+  }
+}
+
+/**
+ * The rule of every staleguard fetch (`createFetch`, a request scope's): the global fetch through the
+ * dispatcher `dispatcherFor` picks for the body, unless the caller's `init` names its own. `plainInit` is
+ * `{ dispatcher }`, made once by the caller and reused for calls without init.
  */
 export function fetchVia(
-  dispatcher: object,
+  dispatcherFor: DispatcherForBody,
   plainInit: RequestInit,
   input: string | URL | Request,
   init: RequestInit | undefined,
 ): Promise<Response> {
   if (init === undefined) return globalThis.fetch(input, plainInit)
   if ((init as { dispatcher?: unknown }).dispatcher !== undefined) return globalThis.fetch(input, init)
+  // fetch takes `init.body` over a Request's own; a Request's body alone is judged at the dispatcher.
+  const dispatcher = dispatcherFor(fetchBodySourceOf(init.body))
   return globalThis.fetch(input, { ...init, dispatcher } as RequestInit)
 }

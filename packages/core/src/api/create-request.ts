@@ -8,6 +8,7 @@ import {
   isScopeAware,
 } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
+import { type BodySourceOptions, kBodySource, requestBodySourceOf } from '../retry/request-safety.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
 export type StaleguardRequestOptions<TOpaque = null> = Omit<
@@ -37,10 +38,32 @@ export function requestThrough<D extends Dispatcher>(
   const bound = <TOpaque = null>(
     url: string | URL,
     options?: StaleguardRequestOptions<TOpaque>,
-  ): Promise<Dispatcher.ResponseData<TOpaque>> =>
-    undiciRequest<TOpaque>(url, { ...options, dispatcher: dispatcher as Dispatcher })
+  ): Promise<Dispatcher.ResponseData<TOpaque>> => {
+    try {
+      return undiciRequest<TOpaque>(
+        url,
+        sayingWhatTheBodyIs(options, { ...options, dispatcher: dispatcher as Dispatcher }),
+      )
+    } catch (error) {
+      throw namingTheUrl(url, error)
+    }
+  }
   Object.defineProperty(bound, 'dispatcher', { value: dispatcher, enumerable: true })
   return bound as StaleguardRequest<D>
+}
+
+/**
+ * `sent` (the options handed to undici, a copy of the caller's or theirs as they are), marked when the body
+ * is the caller's iterable or web stream: the dispatcher sees it as it is, but could take it for the
+ * generator fetch makes of a string. Other bodies the dispatcher judges by what they are, so their calls,
+ * most of them, go unmarked and uncopied.
+ */
+function sayingWhatTheBodyIs<T extends object>(options: { body?: unknown } | undefined, sent: T): T {
+  const source = requestBodySourceOf(options?.body)
+  if (source === undefined) return sent
+  if (sent === options) return { ...sent, [kBodySource]: source }
+  ;(sent as BodySourceOptions)[kBodySource] = source
+  return sent
 }
 
 let fallback: StaleguardDispatcher | null = null
@@ -55,8 +78,33 @@ export function request<TOpaque = null>(
   url: string | URL,
   options?: StaleguardRequestOptions<TOpaque> & { dispatcher?: Dispatcher },
 ): Promise<Dispatcher.ResponseData<TOpaque>> {
-  if (options?.dispatcher) return undiciRequest<TOpaque>(url, options)
-  const global = getGlobalDispatcher()
-  const dispatcher = isScopeAware(global) || isMockAgent(global) ? global : (fallback ??= createDispatcher())
-  return undiciRequest<TOpaque>(url, { ...options, dispatcher })
+  try {
+    if (options?.dispatcher) return undiciRequest<TOpaque>(url, sayingWhatTheBodyIs(options, options))
+    const global = getGlobalDispatcher()
+    const dispatcher = isScopeAware(global) || isMockAgent(global) ? global : (fallback ??= createDispatcher())
+    return undiciRequest<TOpaque>(url, sayingWhatTheBodyIs(options, { ...options, dispatcher }))
+  } catch (error) {
+    throw namingTheUrl(url, error)
+  }
+}
+
+/**
+ * undici throws a bare `Invalid URL` (synchronously, as here) for a URL it cannot send to; this says which
+ * URL and why. Looked at only once undici has thrown, so a call that goes out costs nothing more.
+ */
+function namingTheUrl(url: unknown, error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+  const aboutUrl = code === 'ERR_INVALID_URL' || (code === 'UND_ERR_INVALID_ARG' && /\burl\b/i.test(String(message)))
+  if (!aboutUrl) return error
+  let why: string
+  if (typeof url !== 'string' && !(url instanceof URL)) why = 'the URL must be a string or a URL object'
+  else if (URL.canParse(String(url))) why = 'only http: and https: URLs can be requested'
+  else why = 'it is not an absolute URL; pass one such as https://api.example.com/items'
+  const shown =
+    typeof url === 'string' || url instanceof URL
+      ? JSON.stringify(String(url))
+      : typeof url === 'object' && url !== null
+        ? 'an object'
+        : String(url)
+  return Object.assign(new TypeError(`staleguard: cannot request ${shown}: ${why}`, { cause: error }), { code })
 }

@@ -1,22 +1,8 @@
 import type { Dispatcher } from 'undici'
 import { isScopeAware } from '../dispatch/staleguard-dispatcher.js'
 import { UndiciDispatcher } from '../http/undici.js'
+import { dispatcherName, globalDispatcherInPlace } from '../http/global-slots.js'
 import { reportInstallation } from '../observe/events.js'
-
-/**
- * Where Node's built-in fetch and the npm `undici` copies look for the global dispatcher. Node 20–24
- * (undici 6/7) read `.1`, Node 26 (undici 8) reads `.2`; undici's public `setGlobalDispatcher` writes both.
- */
-export const SLOT_V1 = Symbol.for('undici.globalDispatcher.1')
-export const SLOT_V2 = Symbol.for('undici.globalDispatcher.2')
-export const slots = globalThis as unknown as Record<symbol, unknown>
-
-const runtimeSlot = Number(process.versions.undici?.split('.')[0] ?? 0) >= 8 ? SLOT_V2 : SLOT_V1
-
-/** The dispatcher Node's built-in fetch goes through now (undefined before Node's fetch first loads). */
-export function globalDispatcherInPlace(): unknown {
-  return slots[runtimeSlot]
-}
 
 /**
  * undici's MockAgent (from any copy of undici): a test suite's stand-in for the network. staleguard never
@@ -51,13 +37,8 @@ export function mockAgentInPlace(except?: Dispatcher): Dispatcher | null {
   return current
 }
 
-/** A dispatcher's name for messages: its class, or what it is when it has none. */
-export function dispatcherName(value: unknown): string {
-  if (value === undefined || value === null) return 'none'
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
-  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'an object with dispatch()'
-}
-
+/** undici's proxy dispatchers, whose route a staleguard dispatcher takes over (see proxy/proxy-plan.ts). */
+const PROXY_AGENTS = new Set(['EnvHttpProxyAgent', 'ProxyAgent'])
 const REPLACED_WARNING_CODE = 'STALEGUARD_DISPATCHER_REPLACED'
 const warned = new WeakSet<object>()
 
@@ -72,6 +53,8 @@ export function warnOnReplacing(
 ): void {
   if (typeof current !== 'object' || current === null || current === replacement || warned.has(current)) return
   if (isRuntimeDefault(current) || isScopeAware(current) || installedByStaleguard(current)) return
+  // A proxy agent's route is carried over by the replacement (or it was refused): nothing is lost.
+  if (PROXY_AGENTS.has(dispatcherName(current))) return
   warned.add(current)
   process.emitWarning(
     `staleguard replaced the global dispatcher that was in place (${dispatcherName(current)}): requests that went ` +

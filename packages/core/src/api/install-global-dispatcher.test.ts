@@ -1,5 +1,14 @@
 import { useUpstream } from '@staleguard/lab/vitest'
-import { Agent, MockAgent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
+import {
+  Agent,
+  EnvHttpProxyAgent,
+  MockAgent,
+  ProxyAgent,
+  fetch as undiciFetch,
+  getGlobalDispatcher,
+  request,
+  setGlobalDispatcher,
+} from 'undici'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { request as staleguardRequest } from './create-request.js'
@@ -138,6 +147,34 @@ describe('installGlobalDispatcher', () => {
       process.off('warning', onWarning)
       setGlobalDispatcher(original.v1 as Agent)
       await theirs.close()
+    }
+  })
+
+  it('takes over a proxy agent in place without a warning: its route is kept, or installing is refused', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error & { code?: string }) => {
+      if (warning.code === 'STALEGUARD_DISPATCHER_REPLACED') warnings.push(warning)
+    }
+    process.on('warning', onWarning)
+    const envAgent = new EnvHttpProxyAgent({ httpProxy: 'http://127.0.0.1:9' })
+    const proxyAgent = new ProxyAgent('http://127.0.0.1:9')
+    try {
+      setGlobalDispatcher(envAgent)
+      const overEnv = installGlobalDispatcher()
+      expect(overEnv.inPlace).toBe(true)
+      await overEnv.restore()
+      setGlobalDispatcher(proxyAgent)
+      expect(() => installGlobalDispatcher()).toThrow(/ProxyAgent/)
+      expect(getGlobalDispatcher()).toBe(proxyAgent)
+      const withProxy = installGlobalDispatcher({ proxy: 'http://127.0.0.1:9' })
+      await withProxy.restore()
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings).toHaveLength(0)
+    } finally {
+      process.off('warning', onWarning)
+      setGlobalDispatcher(original.v1 as Agent)
+      await envAgent.close()
+      await proxyAgent.close()
     }
   })
 

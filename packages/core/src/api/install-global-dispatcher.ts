@@ -2,15 +2,8 @@ import type { Dispatcher } from 'undici'
 import { setGlobalDispatcher } from '../http/undici.js'
 import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
-import {
-  SLOT_V1,
-  SLOT_V2,
-  globalDispatcherInPlace,
-  mockAgentInPlace,
-  slots,
-  warnOnReplacing,
-  watchForDisplacement,
-} from './global-dispatcher-in-place.js'
+import { SLOT_V1, SLOT_V2, globalDispatcherInPlace, slots } from '../http/global-slots.js'
+import { mockAgentInPlace, warnOnReplacing, watchForDisplacement } from './global-dispatcher-in-place.js'
 
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
   readonly dispatcher: D

@@ -23,6 +23,11 @@ export const INTERMEDIARY_IDLE_TIMEOUTS = {
    * `timeout client`. The commonly shipped defaults section sets `timeout http-request 10s`.
    */
   haproxy: { idleTimeoutMs: 10_000, closes: 'FIN' },
+  /**
+   * squid, a forward proxy: `client_idle_pconn_timeout` closes an idle client connection after 2 min
+   * (CONNECT tunnels end after `read_timeout`, 15 min; the shorter one wins).
+   */
+  squid: { idleTimeoutMs: 120_000, closes: 'FIN' },
   /** Cloudflare keeps idle client connections 400 s. */
   cloudflare: { idleTimeoutMs: 400_000, closes: 'FIN' },
 } as const satisfies Record<string, { idleTimeoutMs: number; closes: string }>

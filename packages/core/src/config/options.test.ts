@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { idleLimitBelow } from './intermediaries.js'
 import { StaleguardOptionError } from './options.js'
-import { resolveOriginOptions } from './resolve-options.js'
+import { resolveOriginOptions, validateOptionsBeside } from './resolve-options.js'
 
 describe('options', () => {
   it('defaults to a 4 s idle limit with the ceiling at the same value', () => {
@@ -62,6 +62,9 @@ describe('options', () => {
     [{ connections: 0 }, 'connections', 'from 1 to 65535'],
     [{ upstream: 'aws-elb' }, 'upstream', 'aws-alb'],
     [{ keepaliveTimeout: 1_000 }, 'keepaliveTimeout', 'is not a staleguard option'],
+    [{ keepAliveTimout: 1_000 }, 'keepAliveTimout', 'did you mean `keepAliveTimeout`?'],
+    [{ idleTimeout: 1_000 }, 'idleTimeout', 'did you mean `upstreamIdleTimeout`?'],
+    [{ retry: { maxRetry: 2 } }, 'retry.maxRetry', 'did you mean `maxRetries`?'],
     [{ origins: { 'not a url': {} } }, 'origins', 'absolute URLs'],
     [
       { origins: { 'https://a.example': { keepAliveTimeout: 0 } } },
@@ -79,5 +82,28 @@ describe('options', () => {
     expect((thrown as StaleguardOptionError).option).toBe(option)
     expect((thrown as Error).message).toContain(`\`${option}\``)
     expect((thrown as Error).message).toContain(range)
+  })
+
+  it('lists every known key for an unknown one (proxy included), and the adapter keys only through an adapter', () => {
+    let thrown: unknown
+    try {
+      createDispatcher({ fooBar: 1 } as never)
+    } catch (error) {
+      thrown = error
+    }
+    expect((thrown as Error).message).toMatch(
+      /^staleguard: option `fooBar` is not a staleguard option\. Known: keepAliveTimeout, keepAliveMaxTimeout, .*\bproxy\b.* \(got 1\)$/,
+    )
+    expect((thrown as Error).message).not.toContain('installGlobal')
+    expect(() => validateOptionsBeside({ fooBar: 1 }, ['installGlobal'])).toThrow(
+      /\bproxy\b.*, installGlobal \(got 1\)$/,
+    )
+    // The adapter's keys are allowed beside core's there, and nowhere else.
+    expect(() =>
+      validateOptionsBeside({ installGlobal: false, keepAliveTimeout: 1_000 }, ['installGlobal']),
+    ).not.toThrow()
+    expect(() => createDispatcher({ installGlobal: false } as never)).toThrow(
+      '`installGlobal` is not a staleguard option',
+    )
   })
 })

@@ -51,6 +51,11 @@ export interface OriginOptions {
   maxConnectionAge?: number
   /** Retire a connection after this many requests, when it is idle. Default: none. */
   maxRequestsPerConnection?: number
+  /**
+   * Negotiate HTTP/2 with `https:` origins that offer it (ALPN). Default: what the runtime's own fetch does,
+   * on with Node 26 (undici 8), off before, so installing staleguard never changes the protocol.
+   */
+  allowH2?: boolean
   /** undici `headersTimeout` in ms. */
   headersTimeout?: number
   /** undici `bodyTimeout` in ms. */
@@ -59,9 +64,42 @@ export interface OriginOptions {
   connect?: buildConnector.BuildOptions
 }
 
+/** A forward proxy's settings, in the words of undici's `ProxyAgent` options. */
+export interface ProxySettings {
+  /** The proxy's URL (`http://proxy.internal:3128`); credentials in it become `Proxy-Authorization: Basic`. */
+  uri: string | URL
+  /** Sent as `Proxy-Authorization` (e.g. `Bearer …`), in place of credentials in the URL. */
+  token?: string
+  /** Headers sent to the proxy with every CONNECT (or, without a tunnel, every request). */
+  headers?: Record<string, string>
+  /** Connector options for the connection to the proxy itself (an `https:` proxy's `ca`, `servername`). */
+  proxyTls?: buildConnector.BuildOptions
+  /** Connector options for the TLS connection to `https:` targets through the tunnel (merged under `connect`). */
+  requestTls?: buildConnector.BuildOptions
+  /**
+   * Reach `http:` targets through a CONNECT tunnel too (true, undici's default) or send their requests to the
+   * proxy in absolute form (false). `https:` targets always go through a tunnel.
+   */
+  proxyTunnel?: boolean
+}
+
+/**
+ * How requests leave the process: `'env'` reads `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (either case) with
+ * the rules of undici's `EnvHttpProxyAgent`; a URL or `ProxySettings` sends every request through that proxy;
+ * `false` goes direct.
+ */
+export type ProxyOption = 'env' | string | URL | ProxySettings | false
+
 export interface StaleguardOptions extends OriginOptions {
   /** Per-origin overrides, keyed by origin (`https://api.example.com`). Each option replaces the global one. */
   origins?: Record<string, OriginOptions>
+  /**
+   * The forward proxy requests go through. Default: what the process does without staleguard: `'env'` when
+   * Node reads the environment itself (`NODE_USE_ENV_PROXY=1`, `--use-env-proxy`) or the global dispatcher
+   * in place is an `EnvHttpProxyAgent`, the settings of a staleguard dispatcher in place, else direct. A
+   * `ProxyAgent` in place, whose settings cannot be read, is an error asking for this option.
+   */
+  proxy?: ProxyOption
 }
 
 export interface RetryBudgetSettings {
@@ -85,6 +123,7 @@ export interface ResolvedOriginOptions {
   readonly connections: number | null
   readonly retry: ResolvedRetry | null
   readonly learnIdleLimit: boolean
+  readonly allowH2: boolean
   readonly maxConnectionAge: number | null
   readonly maxRequestsPerConnection: number | null
   readonly headersTimeout: number | undefined

@@ -8,11 +8,14 @@ import {
   type StaleguardOptions,
   StaleguardOptionError,
 } from './options.js'
+import { suggestOption } from './suggest-option.js'
 
 // From the options a user wrote to the settings one origin runs with: every value checked against its range
 // (a bad option fails at boot, naming itself), defaults filled in, an origin's overrides on top.
 
 const DEFAULT_KEEP_ALIVE_TIMEOUT = 4_000
+/** Node's own fetch offers HTTP/2 from undici 8 (Node 26) on: the default that keeps the protocol as it was. */
+const RUNTIME_FETCH_NEGOTIATES_H2 = Number(process.versions.undici?.split('.')[0] ?? 0) >= 8
 const MAX_IDLE_MS = 3_600_000
 const ORIGIN_KEYS = new Set<string>([
   'keepAliveTimeout',
@@ -22,6 +25,7 @@ const ORIGIN_KEYS = new Set<string>([
   'connections',
   'retry',
   'learnIdleLimit',
+  'allowH2',
   'maxConnectionAge',
   'maxRequestsPerConnection',
   'headersTimeout',
@@ -34,7 +38,7 @@ const BUDGET_KEYS = new Set(['ratio', 'minRetries', 'windowMs'])
 /** Validates everything up front, so a bad option fails at boot and not on the first request to an origin. */
 export function validateOptions(options: StaleguardOptions | undefined): void {
   const global = options ?? {}
-  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins']))
+  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins', 'proxy']))
   resolveOriginOptions(global, undefined)
   if (global.origins === undefined) return
   checkObject('origins', global.origins, undefined)
@@ -105,6 +109,9 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
   const [learn, learnName] = pick('learnIdleLimit')
   if (learn !== undefined && typeof learn !== 'boolean')
     throw new StaleguardOptionError(learnName, 'must be true or false', learn)
+  const [allowH2, allowH2Name] = pick('allowH2')
+  if (allowH2 !== undefined && typeof allowH2 !== 'boolean')
+    throw new StaleguardOptionError(allowH2Name, 'must be true or false', allowH2)
   const [maxAge, maxAgeName] = pick('maxConnectionAge')
   const [maxRequests, maxRequestsName] = pick('maxRequestsPerConnection')
   const [headersTimeout, headersName] = pick('headersTimeout')
@@ -121,6 +128,7 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
     connections: connections === undefined ? null : checkInteger(connectionsName, connections, 1, 65_535, 'sockets'),
     retry: resolveRetry(options.retry, override?.retry, prefix),
     learnIdleLimit: learn ?? true,
+    allowH2: allowH2 ?? RUNTIME_FETCH_NEGOTIATES_H2,
     maxConnectionAge: maxAge === undefined ? null : checkInteger(maxAgeName, maxAge, 100, 86_400_000, 'ms'),
     maxRequestsPerConnection:
       maxRequests === undefined
@@ -202,16 +210,35 @@ function resolveRetry(
   }
 }
 
-function checkObject(name: string, value: unknown, allowed: ReadonlySet<string> | undefined): void {
+/** An adapter's own top-level keys while {@link validateOptionsBeside} runs: allowed, and listed as known. */
+let adapterKeys: readonly string[] = []
+
+/**
+ * {@link validateOptions} for the options an adapter takes, which hold its own keys beside core's: an
+ * unknown key is reported once, with every option the user could have meant in the list.
+ */
+export function validateOptionsBeside(options: object, ownKeys: readonly string[]): void {
+  adapterKeys = ownKeys
+  try {
+    validateOptions(options as StaleguardOptions)
+  } finally {
+    adapterKeys = []
+  }
+}
+
+/** Checks that `value` is a plain object whose keys are all in `allowed`, naming a close one for a typo. */
+export function checkObject(name: string, value: unknown, allowed: ReadonlySet<string> | undefined): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new StaleguardOptionError(name, 'must be an object', value)
   }
   if (!allowed) return
+  const known = name === 'options' && adapterKeys.length > 0 ? new Set([...allowed, ...adapterKeys]) : allowed
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) {
+    if (!known.has(key)) {
+      const suggestion = suggestOption(key, known)
       throw new StaleguardOptionError(
         `${name === 'options' ? '' : `${name}.`}${key}`,
-        `is not a staleguard option; known: ${[...allowed].join(', ')}`,
+        `is not a staleguard option${suggestion ? `; did you mean ${suggestion}?` : '.'} Known: ${[...known].join(', ')}`,
         (value as Record<string, unknown>)[key],
       )
     }

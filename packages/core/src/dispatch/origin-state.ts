@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
+import type { Dispatcher } from 'undici'
 import type { buildConnector as BuildConnector } from 'undici'
-import { buildConnector } from '../http/undici.js'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
 import { type EvictEvent, reportEviction, reportIdleLimit, reportRequestLimit } from '../observe/events.js'
 import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
@@ -8,6 +8,20 @@ import type { ResolvedOriginOptions } from '../config/options.js'
 import { RequestLimitLearner } from '../retry/request-limit-learner.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
+
+/** With undici's socket-error code, which undici treats as recoverable: requests queued on the Client stay queued. */
+const RETIRED_SESSION = Object.assign(new Error('staleguard retired an idle HTTP/2 session'), {
+  code: 'UND_ERR_SOCKET',
+})
+
+/** How an origin's connections are opened: directly, or through a proxy (then how requests are written). */
+export interface OriginPath {
+  readonly connect: BuildConnector.connector
+  /** The proxy's origin, or null for a direct connection. */
+  readonly proxy: string | null
+  /** Requests are written in absolute form to a forward proxy, with its headers (no tunnel). */
+  readonly forward: ((options: Dispatcher.DispatchOptions) => Dispatcher.DispatchOptions) | null
+}
 
 /**
  * Per-origin bookkeeping: the sockets we opened and when each is retired, counters, the retry budget, and
@@ -24,16 +38,17 @@ export class OriginState {
   readonly #learner: IdleLimitLearner | null
   readonly #requestLimits: RequestLimitLearner | null
   readonly connect: BuildConnector.connector
+  readonly path: OriginPath
 
-  constructor(key: string, options: ResolvedOriginOptions) {
+  constructor(key: string, options: ResolvedOriginOptions, path: OriginPath) {
     this.key = key
     this.options = options
     this.budget = options.retry?.budget ? new RetryBudget(options.retry.budget) : null
     this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
     this.#requestLimits = options.learnIdleLimit ? new RequestLimitLearner() : null
-    const connectBase = buildConnector({ ...options.connect })
+    this.path = path
     this.connect = (connectOptions, callback) => {
-      connectBase(connectOptions, (...result) => {
+      path.connect(connectOptions, (...result) => {
         if (result[0] === null) this.#adopt(result[1])
         callback(...result)
       })
@@ -60,7 +75,8 @@ export class OriginState {
    * it another request; otherwise retirement is armed for when it would pass one idle.
    */
   release(record: TrackedSocket, now: number): void {
-    record.busy = false
+    // An HTTP/2 session goes idle when its last stream ends.
+    if (--record.inFlight > 0) return
     record.idleSince = now
     if (record.socket.destroyed) return
     if (this.#pastLifetime(record, now)) {
@@ -156,8 +172,11 @@ export class OriginState {
 
   #destroy(record: TrackedSocket): void {
     this.#disarmRetirement(record)
-    // undici sees the close of an idle socket and simply connects anew for the next request.
-    record.socket.destroy()
+    // undici sees the close of an idle socket and simply connects anew for the next request. An HTTP/2
+    // session's socket is closed with an error: undici 7's session close handler reads the socket info of a
+    // socket it has already let go of, and throws, unless the socket recorded an error first.
+    if (record.multiplexed) record.socket.destroy(RETIRED_SESSION)
+    else record.socket.destroy()
   }
 
   #reportEvicted(sockets: number, minIdleMs: number, reason: EvictEvent['reason']): void {

@@ -2,7 +2,14 @@ import type { Dispatcher } from 'undici'
 import { attachDiagnostics, explain } from '../observe/diagnostics.js'
 import { type StaleFailureFacts, reportRetry, reportStaleFailure } from '../observe/events.js'
 import { RecordedBody } from '../retry/recorded-body.js'
-import { type BodyReplay, classifyBody, hasIdempotencyKey } from '../retry/request-safety.js'
+import {
+  type BodyReplay,
+  type BodySourceOptions,
+  classifyBody,
+  hasIdempotencyKey,
+  isIterableBody,
+  kBodySource,
+} from '../retry/request-safety.js'
 import { type RetryDecision, classifyFailure, retryDecisionFor } from '../retry/retry-decision.js'
 import { hasStaleSocketShape } from '../retry/stale-errors.js'
 import { keepAliveMaxOf } from '../http/keep-alive-hint.js'
@@ -79,9 +86,18 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#bodyReplay =
       retry === null || options.body == null
         ? 'reusable'
-        : classifyBody(options.body, options.headers, retry.maxReplayBodyBytes)
-    if (this.#bodyReplay === 'recordable' && this.#mayBeReplayed()) {
+        : classifyBody(
+            options.body,
+            options.headers,
+            retry.maxReplayBodyBytes,
+            (options as BodySourceOptions)[kBodySource],
+          )
+    const replayable = this.#bodyReplay === 'recordable' && this.#mayBeReplayed()
+    // A stream is never replayed, but it is watched all the same: when its own source fails (a proxied
+    // upload aborted by its client), the failure is the body's, not the socket's.
+    if (replayable || (retry !== null && this.#bodyReplay === 'stream' && isIterableBody(options.body))) {
       this.#body = new RecordedBody(options.body as AsyncIterable<unknown>)
+      if (!replayable) this.#body.stopRecording()
       this.firstAttemptOptions = { ...options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
     } else {
       this.firstAttemptOptions = options
@@ -141,7 +157,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
     this.#bytesReadAtStart = record.socket.bytesRead
     record.requests++
-    record.busy = true
+    record.inFlight++
     if (this.#reused) this.#origin.counters.reusedRequests++
   }
 
@@ -218,7 +234,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       staleSocketError: hasStaleSocketShape(error),
       reused: this.#reused && failed !== null,
       // Partial headers count: `bytesRead` moving since the request was written means the server answered.
-      responseStarted: this.#responseStarted || (failed !== null && failed.socket.bytesRead > this.#bytesReadAtStart),
+      // Not on an HTTP/2 session, whose bytes are other streams' frames too (a GOAWAY among them).
+      responseStarted:
+        this.#responseStarted ||
+        (failed !== null && !failed.multiplexed && failed.socket.bytesRead > this.#bytesReadAtStart),
     })
     if (kind !== 'stale') return kind
 

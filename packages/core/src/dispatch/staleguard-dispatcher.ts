@@ -1,11 +1,19 @@
 import type { Agent as UndiciAgent, Dispatcher, Pool as UndiciPool } from 'undici'
-import { Agent, Pool, UndiciDispatcher } from '../http/undici.js'
+import { globalDispatcherInPlace } from '../http/global-slots.js'
+import { Agent, Pool, UndiciDispatcher, buildConnector } from '../http/undici.js'
 import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
 import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
-import type { StaleguardOptions } from '../config/options.js'
+import type { OriginOptions, StaleguardOptions } from '../config/options.js'
 import { normalizeOriginKey, resolveOriginOptions, validateOptions } from '../config/resolve-options.js'
-import { OriginState } from './origin-state.js'
+import {
+  createProxyClient,
+  forwardConnector,
+  forwardRequestOptions,
+  tunnelConnector,
+} from '../proxy/proxy-connectors.js'
+import { type ProxyPlan, type ProxyRoute, kProxyOption, planProxy } from '../proxy/proxy-plan.js'
+import { type OriginPath, OriginState } from './origin-state.js'
 import type { DispatchScope } from './call-scope.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
@@ -32,6 +40,9 @@ const MAX_IDLE_ORIGINS = 1_000
  */
 export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
+  readonly #proxy: ProxyPlan
+  /** Per proxy, the pool its CONNECT requests go through. */
+  readonly #proxyClients = new Map<ProxyRoute, UndiciPool>()
   /**
    * One pool per origin, kept for as long as the origin is: undici's Agent drops a pool whenever its
    * connection count touches zero, even with a request waiting, and every request after a closed or evicted
@@ -59,6 +70,12 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     super()
     validateOptions(options)
     this.#options = options
+    this.#proxy = planProxy(options.proxy, globalDispatcherInPlace())
+  }
+
+  /** @internal What this dispatcher's requests go through, for a staleguard dispatcher created after it. */
+  get [kProxyOption](): StaleguardOptions['proxy'] {
+    return this[kTarget].#proxy.option
   }
 
   /** A request scope's calls come marked with it (`kCallScope`), so logs and diagnostics name the request. */
@@ -70,7 +87,8 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     origin.counters.requests++
     origin.inFlight++
     origin.budget?.recordRequest(performance.now())
-    const safe = new SafeRetryHandler(this.#retryConnections, origin, options, toCallbackHandler(handler), scope)
+    const written = origin.path.forward === null ? options : origin.path.forward(options)
+    const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
     return this.#poolOf(origin).dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
@@ -120,6 +138,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         ...state.counters,
         openSockets: state.sockets.size,
         requestsPerSocket: requestsPerSocket(state.counters),
+        proxy: state.path.proxy,
         idleLimitMs: state.idleLimitMs,
         learnedIdleLimitMs: state.learnedIdleLimitMs,
         learnedRequestLimit: state.learnedRequestLimit,
@@ -166,6 +185,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   *#dispatchers(): Iterable<Dispatcher> {
     yield* this.#pools.values()
     yield* this.#newConnectionClients
+    yield* this.#proxyClients.values()
     if (this.#invalidOrigins !== null) yield this.#invalidOrigins
   }
 
@@ -189,15 +209,16 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
 
   #undiciOptions(state: OriginState): UndiciPool.Options {
-    const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout } = state.options
+    const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout, allowH2 } = state.options
     return {
       keepAliveTimeout,
       keepAliveMaxTimeout,
       headersTimeout,
       bodyTimeout,
-      // One request per socket at a time: reuse and idle time are then facts about a whole socket.
+      // One request per HTTP/1.1 socket at a time: reuse and idle time are then facts about a whole socket
+      // (an HTTP/2 session counts its streams, and is idle when the last one ends).
       pipelining: 1,
-      allowH2: false,
+      allowH2,
     }
   }
 
@@ -227,11 +248,37 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     }
     let state = this.#origins.get(key)
     if (state === undefined) {
-      state = new OriginState(key, resolveOriginOptions(this.#options, key))
+      const options = resolveOriginOptions(this.#options, key)
+      // ALPN is the connector's to offer: undici's Client hands `allowH2` only to a connector it builds itself.
+      state = new OriginState(key, options, this.#pathTo(key, { allowH2: options.allowH2, ...options.connect }))
       this.#origins.set(key, state)
       this.#forgetIdleOrigins()
     }
     return state
+  }
+
+  /** Direct, or through the proxy the plan names for this origin: a tunnel, or a forward proxy for `http:`. */
+  #pathTo(key: string, connect: NonNullable<OriginOptions['connect']>): OriginPath {
+    const target = new URL(key)
+    const route = this.#proxy.routeFor(target)
+    if (route === null) return { connect: buildConnector({ ...connect }), proxy: null, forward: null }
+    if (target.protocol === 'http:' && !route.tunnel) {
+      return {
+        connect: forwardConnector(route),
+        proxy: route.label,
+        forward: (options) => forwardRequestOptions(route, options),
+      }
+    }
+    let client = this.#proxyClients.get(route)
+    if (client === undefined) {
+      client = createProxyClient(route)
+      this.#proxyClients.set(route, client)
+    }
+    return {
+      connect: tunnelConnector(route, client, { ...route.requestTls, ...connect } as typeof connect),
+      proxy: route.label,
+      forward: null,
+    }
   }
 
   #forgetIdleOrigins(): void {

@@ -1,20 +1,31 @@
 import type { Socket } from 'node:net'
 
-/** What staleguard knows about one connection: how often it was used and since when it has been idle. */
+/**
+ * What staleguard knows about one connection (an HTTP/1.1 socket, or the socket of an HTTP/2 session): how
+ * often it was used and since when it has been idle.
+ */
 export class TrackedSocket {
   readonly socket: Socket
   /** Requests written on this socket so far. */
   requests = 0
-  busy = false
+  /** Requests on it now: one at most over HTTP/1.1, any number of streams on an HTTP/2 session. */
+  inFlight = 0
   idleSince: number
   retireTimer: NodeJS.Timeout | null = null
   /** When the connection is past its age and is retired once idle (null: no age limit). */
   readonly retireAt: number | null
+  /** An HTTP/2 session (ALPN `h2`): many streams at once, and its bytes are not one request's. */
+  readonly multiplexed: boolean
   /** Requests after which the server said it closes the connection (`Keep-Alive: max=`), or null. */
   serverRequestLimit: number | null = null
 
+  get busy(): boolean {
+    return this.inFlight > 0
+  }
+
   constructor(socket: Socket, now: number, maxAgeMs: number | null) {
     this.socket = socket
+    this.multiplexed = (socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2'
     this.idleSince = now
     // Up to 10 % younger than the limit, drawn per connection, so connections opened together part ways.
     this.retireAt = maxAgeMs === null ? null : now + maxAgeMs * (1 - Math.random() * 0.1)

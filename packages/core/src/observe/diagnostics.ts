@@ -60,14 +60,32 @@ const REASONS: Record<RetryDecision, string> = {
   'body-failed': "the request body's own source failed, so the body cannot be sent again",
 }
 
-export function explain(d: Omit<StaleguardDiagnostics, 'explanation'>): string {
+const kTimeoutMs = Symbol.for('staleguard.timeoutMs')
+
+/** Marks the reason a request scope aborts a call with when its `timeout` option runs out. */
+export function markTimeout(reason: Error, timeoutMs: number): Error {
+  Object.defineProperty(reason, kTimeoutMs, { value: timeoutMs, configurable: true, enumerable: false })
+  return reason
+}
+
+/** An abort is the caller's unless the scope's `timeout` ran out: then the explanation says so, with its ms. */
+function reasonFor(d: Omit<StaleguardDiagnostics, 'explanation'> & { readonly error?: unknown }): string {
+  if (d.retryDecision !== 'aborted' || typeof d.error !== 'object' || d.error === null) return REASONS[d.retryDecision]
+  const timeoutMs = (d.error as { [kTimeoutMs]?: number })[kTimeoutMs]
+  return timeoutMs === undefined
+    ? REASONS.aborted
+    : `it timed out after ${timeoutMs} ms (the \`timeout\` option) and was not retried`
+}
+
+export function explain(d: Omit<StaleguardDiagnostics, 'explanation'> & { readonly error?: unknown }): string {
   const where = `${d.method} ${d.origin}${d.path}`
-  if (!d.staleSocketError) return `${where} failed; ${REASONS[d.retryDecision]}.`
+  const reason = reasonFor(d)
+  if (!d.staleSocketError) return `${where} failed; ${reason}.`
   const socket = d.reused
     ? `a reused keep-alive socket${d.idleMs === null ? '' : ` idle for ${Math.round(d.idleMs)} ms`}`
     : 'a new connection'
   const advice = d.reused
     ? ' A hop on the path closed the idle connection first: set upstreamIdleTimeout (or an upstream preset) so sockets retire before it.'
     : ''
-  return `${where} failed on ${socket} after ${d.attempt} attempt${d.attempt === 1 ? '' : 's'}; ${REASONS[d.retryDecision]}.${advice}`
+  return `${where} failed on ${socket} after ${d.attempt} attempt${d.attempt === 1 ? '' : 's'}; ${reason}.${advice}`
 }

@@ -3,6 +3,8 @@ import type { StaleguardCounters } from './counters.js'
 /** One origin's counters and its sockets now, as `stats()` reports them. */
 export interface OriginStats extends StaleguardCounters {
   readonly origin: string
+  /** The forward proxy this origin's requests go through (its origin, no credentials), or null for direct. */
+  readonly proxy: string | null
   /** Sockets currently open to this origin. */
   readonly openSockets: number
   /** Attempts written per connection opened (to two decimals): how well keep-alive holds. 0 before any. */

@@ -12,16 +12,36 @@ export interface ProbeOptions {
   method?: 'GET' | 'HEAD'
   /** Stop narrowing once the bracket is this tight, ms. Default max(100, 5 % of the limit). */
   toleranceMs?: number
-  /** Called when a round starts and about once a second while connections sit idle. */
+  /** Called when a round starts, when one of its connections changes state, and every `progressIntervalMs`. */
   onProgress?: (progress: ProbeProgress) => void
+  /** How often `onProgress` is called while connections sit idle, ms. Default 1000. */
+  progressIntervalMs?: number
 }
 
 export interface ProbeProgress {
   readonly round: number
   readonly idleTimesMs: readonly number[]
+  /** The round's connections, one per idle time, in the same order. */
+  readonly connections: readonly ConnectionProgress[]
   readonly elapsedMs: number
   /** The probe ends by this elapsed time at the latest. */
   readonly deadlineMs: number
+  /** What prompted the call: a round starting, a connection changing state, or the periodic tick. */
+  readonly cause: 'round' | 'connection' | 'tick'
+}
+
+/**
+ * Where one connection of a round is: `opening` (connecting and sending its first request), `idle`,
+ * `reusing` (its second request is under way), `stopped` (a shorter idle time of the round already failed,
+ * so this one would too), or its outcome.
+ */
+export type ConnectionState = 'opening' | 'idle' | 'reusing' | 'stopped' | ProbeOutcome
+
+export interface ConnectionProgress {
+  readonly idleMs: number
+  readonly state: ConnectionState
+  /** How long it has sat idle so far, or sat idle in all, ms. */
+  readonly idleForMs: number
 }
 
 /**
@@ -51,6 +71,10 @@ export interface ProbeReport {
   readonly deadFromMs: number | null
   /** How the hop ends idle connections, when one was seen to. */
   readonly closes: 'FIN' | 'RST' | 'silent' | null
+  /**
+   * `upstreamIdleTimeout`: the measured limit rounded down to a tidy value (see `tidyIdleTimeout`);
+   * `keepAliveTimeout`: the idle limit staleguard then keeps below it (`idleLimitBelow`).
+   */
   readonly recommended: { readonly upstreamIdleTimeout: number; readonly keepAliveTimeout: number } | null
   readonly elapsedMs: number
 }
@@ -90,24 +114,67 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
   for (let round = 1; points.length > 0; round++) {
     const longest = Math.max(...points)
     if (round > 1 && elapsed() + longest + ANSWER_TIMEOUT_MS > deadline) break
-    options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline })
-    const ticker = setInterval(
-      () => options.onProgress?.({ round, idleTimesMs: points, elapsedMs: elapsed(), deadlineMs: deadline }),
-      1_000,
-    )
+    const connections = points.map((idleMs) => ({
+      idleMs,
+      state: 'opening' as ConnectionState,
+      idleSince: 0,
+      endedAt: 0,
+    }))
+    const report = (cause: ProbeProgress['cause']) => {
+      if (!options.onProgress) return
+      const now = performance.now()
+      options.onProgress({
+        round,
+        idleTimesMs: points,
+        connections: connections.map(({ idleMs, state, idleSince, endedAt }) => ({
+          idleMs,
+          state,
+          idleForMs: idleSince === 0 ? 0 : Math.round(Math.min(idleMs, (endedAt || now) - idleSince)),
+        })),
+        elapsedMs: elapsed(),
+        deadlineMs: deadline,
+        cause,
+      })
+    }
+    report('round')
+    const ticker = setInterval(() => report('tick'), options.progressIntervalMs ?? 1_000)
     ticker.unref()
-    // Once an idle time is known dead, longer ones in the round are dead too: stop waiting for them.
+    // Once an idle time is known dead, longer ones in the round are dead too: stop waiting for them. A
+    // connection that fails outright stops the others too, so that the error is not held back by their waits.
     let shortestDeadThisRound = Number.POSITIVE_INFINITY
+    const failures: unknown[] = []
     const results = await Promise.all(
-      points.map((idleMs) =>
-        measureOne(target, idleMs, () => idleMs > shortestDeadThisRound).then((result) => {
-          if (result && 'observation' in result && result.observation.outcome !== 'alive') {
-            shortestDeadThisRound = Math.min(shortestDeadThisRound, result.observation.endedAfterMs ?? idleMs)
-          }
-          return result
-        }),
+      connections.map((connection) =>
+        measureOne(
+          target,
+          connection.idleMs,
+          () => failures.length > 0 || connection.idleMs > shortestDeadThisRound,
+          (state) => {
+            const now = performance.now()
+            if (state === 'idle') connection.idleSince = now
+            else if (connection.idleSince !== 0 && connection.endedAt === 0) connection.endedAt = now
+            connection.state = state
+            report('connection')
+          },
+        ).then(
+          (result) => {
+            if (result && 'observation' in result && result.observation.outcome !== 'alive') {
+              shortestDeadThisRound = Math.min(
+                shortestDeadThisRound,
+                result.observation.endedAfterMs ?? connection.idleMs,
+              )
+            }
+            return result
+          },
+          (error: unknown) => {
+            failures.push(error)
+            return null
+          },
+        ),
       ),
     )
+    clearInterval(ticker)
+    if (failures.length > 0) throw failures[0]
     clearInterval(ticker)
     for (const result of results) {
       if (result === null) continue
@@ -139,6 +206,7 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
   }
 
   const safe = finAt ?? aliveUpTo
+  const tidy = safe === null ? null : tidyIdleTimeout(safe)
   return {
     url: target.url.href,
     method: target.method,
@@ -149,41 +217,58 @@ export async function probeIdleLimit(url: string | URL, options: ProbeOptions = 
     deadFromMs: deadFrom === null ? null : Math.round(deadFrom),
     closes,
     recommended:
-      deadFrom === null || safe === null
-        ? null
-        : { upstreamIdleTimeout: Math.round(safe), keepAliveTimeout: idleLimitBelow(Math.round(safe)) },
+      deadFrom === null || tidy === null ? null : { upstreamIdleTimeout: tidy, keepAliveTimeout: idleLimitBelow(tidy) },
     elapsedMs: Math.round(elapsed()),
   }
 }
 
 type Measured = { observation: ProbeObservation; hint: number | null } | { notKeptAlive: true }
 
-async function measureOne(target: ProbeTarget, idleMs: number, cancelled: () => boolean): Promise<Measured | null> {
+async function measureOne(
+  target: ProbeTarget,
+  idleMs: number,
+  cancelled: () => boolean,
+  onState: (state: ConnectionState) => void,
+): Promise<Measured | null> {
   const connection = await ProbeConnection.open(target)
   try {
     const first = await connection.exchange()
     if (!first.keepAlive) return { notKeptAlive: true }
+    onState('idle')
     const ended: IdleEnd | null = await connection.idle(idleMs, cancelled)
     if (ended) {
+      const outcome = ended.kind === 'fin' ? 'closed-fin' : 'reset-idle'
+      onState(outcome)
       return {
-        observation: {
-          idleMs,
-          outcome: ended.kind === 'fin' ? 'closed-fin' : 'reset-idle',
-          endedAfterMs: Math.round(ended.afterMs),
-        },
+        observation: { idleMs, outcome, endedAfterMs: Math.round(ended.afterMs) },
         hint: first.keepAliveHintSeconds,
       }
     }
-    if (cancelled()) return null
+    if (cancelled()) {
+      onState('stopped')
+      return null
+    }
+    onState('reusing')
     const outcome = await connection.exchange().then(
       (): ProbeOutcome => 'alive',
       (error: { code?: string }): ProbeOutcome =>
         error.code === 'ECONNRESET' ? 'reset-on-reuse' : error.code === 'TIMEOUT' ? 'no-answer' : 'closed-on-reuse',
     )
+    onState(outcome)
     return { observation: { idleMs, outcome, endedAfterMs: null }, hint: first.keepAliveHintSeconds }
   } finally {
     connection.close()
   }
+}
+
+/**
+ * The measured idle limit rounded down to a value a person would write in a config: 50 ms steps below 1 s,
+ * 100 ms below 10 s, whole seconds below 2 min, 5 s above (9001 → 9000, 75 480 → 75 000, 348 700 → 345 000).
+ * Never above the measurement, so the margin `idleLimitBelow` keeps is never smaller than the measured one's.
+ */
+export function tidyIdleTimeout(ms: number): number {
+  const step = ms < 100 ? 1 : ms < 1_000 ? 50 : ms < 10_000 ? 100 : ms < 120_000 ? 1_000 : 5_000
+  return Math.max(1, Math.floor(ms / step) * step)
 }
 
 /** `count` idle times from `low` to `high`: geometric over a wide first range, evenly inside a bracket. */

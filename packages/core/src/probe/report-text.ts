@@ -1,4 +1,4 @@
-import type { ProbeObservation, ProbeProgress, ProbeReport } from './probe-idle-limit.js'
+import type { ConnectionProgress, ProbeObservation, ProbeProgress, ProbeReport } from './probe-idle-limit.js'
 
 const OUTCOMES: Record<ProbeObservation['outcome'], string> = {
   alive: 'alive: reused and answered',
@@ -18,6 +18,41 @@ export function formatDuration(ms: number): string {
 export function formatProgress(p: ProbeProgress): string {
   const times = p.idleTimesMs.map(formatDuration).join(', ')
   return `round ${p.round}: ${p.idleTimesMs.length} connections idle for ${times} — ${formatDuration(p.elapsedMs)} elapsed (ends by ${formatDuration(p.deadlineMs)})`
+}
+
+/** Short words for a connection's state, to fit one terminal line each while the probe runs. */
+const STATES: Record<ConnectionProgress['state'], string> = {
+  opening: 'connecting',
+  idle: 'idle',
+  reusing: 'reusing',
+  stopped: 'stopped: a shorter idle time already failed',
+  alive: 'alive',
+  'closed-fin': 'closed (FIN) while idle',
+  'reset-idle': 'reset (RST) while idle',
+  'reset-on-reuse': 'reset (RST) on reuse',
+  'closed-on-reuse': 'closed (FIN) on reuse',
+  'no-answer': 'no answer on reuse',
+}
+
+const BAR_WIDTH = 12
+/** The widest `formatDuration` gives ('119.5 s', '2.0 min'): the columns stay put as times grow. */
+const DURATION_WIDTH = 7
+
+/**
+ * The progress as a block of lines a terminal redraws in place: the round, then one line per connection with
+ * how long it has sat idle out of its idle time, and its state.
+ */
+export function formatConnections(p: ProbeProgress): string[] {
+  const header = `round ${p.round}: ${formatDuration(p.elapsedMs)} elapsed, ends by ${formatDuration(p.deadlineMs)} at the latest`
+  return [
+    header,
+    ...p.connections.map((c, i) => {
+      const filled = Math.round((BAR_WIDTH * c.idleForMs) / c.idleMs)
+      const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`
+      const idle = `${formatDuration(c.idleForMs).padStart(DURATION_WIDTH)} of ${formatDuration(c.idleMs).padStart(DURATION_WIDTH)}`
+      return `  ${String(i + 1).padStart(2)} ${bar} ${idle}  ${STATES[c.state]}`
+    }),
+  ]
 }
 
 export function formatReport(report: ProbeReport, options: { minMs: number; maxMs: number; parallel: number }): string {
@@ -53,7 +88,7 @@ export function formatReport(report: ProbeReport, options: { minMs: number; maxM
     lines.push(
       `Idle limit: below ${formatDuration(options.minMs)} (even the shortest idle time failed). Try a smaller --min.`,
     )
-  } else if (report.closes === 'FIN' && report.recommended?.upstreamIdleTimeout === report.deadFromMs) {
+  } else if (report.observations.some((o) => o.outcome === 'closed-fin')) {
     lines.push(
       `Idle limit: ${formatDuration(report.deadFromMs)}; the hop closes idle connections with a FIN, like nginx, HAProxy, an ALB or a Node server.`,
     )
@@ -68,19 +103,26 @@ export function formatReport(report: ProbeReport, options: { minMs: number; maxM
       `Idle limit: between ${formatDuration(report.aliveUpToMs)} and ${formatDuration(report.deadFromMs)}; idle connections are ${how}.`,
     )
   }
-  const r = report.recommended
-  if (r) {
-    const origin = new URL(report.url).origin
-    lines.push(
-      '',
-      `Recommended: upstreamIdleTimeout ${r.upstreamIdleTimeout} (staleguard then retires sockets after ${formatDuration(r.keepAliveTimeout)} idle):`,
-      `  core     installGlobalDispatcher({ upstreamIdleTimeout: ${r.upstreamIdleTimeout} })`,
-      `  Fastify  await app.register(fastifyStaleguard, { upstreamIdleTimeout: ${r.upstreamIdleTimeout} })`,
-      `  Express  app.use(staleguard({ upstreamIdleTimeout: ${r.upstreamIdleTimeout} }))`,
-      `  Koa      app.use(staleguard({ upstreamIdleTimeout: ${r.upstreamIdleTimeout} }))`,
-      `  only this origin: origins: { '${origin}': { upstreamIdleTimeout: ${r.upstreamIdleTimeout} } }`,
-    )
-  }
+  if (report.recommended) lines.push('', ...formatSnippets(report.recommended, new URL(report.url).origin))
   lines.push('', `Probed in ${formatDuration(report.elapsedMs)}.`)
   return lines.join('\n')
+}
+
+/** The option to set, as the line to paste for core and for each framework adapter. */
+function formatSnippets(recommended: NonNullable<ProbeReport['recommended']>, origin: string): string[] {
+  const options = `{ upstreamIdleTimeout: ${recommended.upstreamIdleTimeout} }`
+  return [
+    `Recommended: upstreamIdleTimeout ${recommended.upstreamIdleTimeout} (the measured limit, rounded down); staleguard then retires sockets after ${formatDuration(recommended.keepAliveTimeout)} idle.`,
+    '',
+    `  core     import { installGlobalDispatcher } from '@staleguard/core'`,
+    `           installGlobalDispatcher(${options})`,
+    `  Fastify  import fastifyStaleguard from '@staleguard/fastify'`,
+    `           await app.register(fastifyStaleguard, ${options})`,
+    `  Express  import staleguard from '@staleguard/express'`,
+    `           app.use(staleguard(${options}))`,
+    `  Koa      import staleguard from '@staleguard/koa'`,
+    `           app.use(staleguard(${options}))`,
+    '',
+    `  For this origin only, in any of them: { origins: { '${origin}': ${options} } }`,
+  ]
 }

@@ -5,20 +5,13 @@ import { createDispatcher, type StaleguardDispatcher } from '../dispatch/stalegu
 import type { StaleguardStats } from '../observe/stats.js'
 import { mockAgentInPlace } from '../api/global-dispatcher-in-place.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
-import { validateOptions } from '../config/resolve-options.js'
-import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
+import { type AppInstallationOptions, resolveAppOptions } from './app-options.js'
 import { type DescribeIncoming, markServedBy, defineScopeAccessors, hasScopeAccessors } from './scope-accessors.js'
 import { type IncomingRequest, RequestScope } from './request-scope.js'
-import { type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './scope-options.js'
-import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
+import type { ResolvedScopeOptions } from './scope-options.js'
+import type { ServerTimeouts } from './server-tuning.js'
 
-/** Options every framework adapter takes: core's, the request scope's, server tuning, and ownership. */
-export interface AppInstallationOptions extends StaleguardOptions, RequestScopeOptions, ServerTuningOptions {
-  /** Use this dispatcher instead of building one. It is borrowed: never installed globally, never closed. */
-  dispatcher?: Dispatcher
-  /** Install the dispatcher as the process-wide one, so every other fetch is protected too. Default true. */
-  installGlobal?: boolean
-}
+export type { AppInstallationOptions } from './app-options.js'
 
 /** What the Express and Koa middleware carry besides themselves, since those frameworks have no close hook. */
 export interface ScopeControls {
@@ -47,41 +40,20 @@ export class AppInstallation {
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
   #closing: Promise<void> | null = null
 
-  constructor(options: AppInstallationOptions = {}) {
-    const {
-      dispatcher,
-      installGlobal = true,
-      requestIdHeader,
-      traceHeaders,
-      timeout,
-      server,
-      behind,
-      ...core
-    } = options
-    if (typeof installGlobal !== 'boolean')
-      throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
-    this.#scopeOptions = resolveScopeOptions({ requestIdHeader, traceHeaders, timeout })
-    this.#serverTimeouts = serverTimeoutsFor({ server, behind })
-    if (dispatcher !== undefined) {
-      // What is left are the dispatcher's own options, which a borrowed dispatcher already has.
-      const stray = Object.keys(core)[0]
-      if (stray !== undefined)
-        throw new StaleguardOptionError(
-          stray,
-          'cannot be combined with `dispatcher`: configure the dispatcher you pass in',
-          (core as Record<string, unknown>)[stray],
-        )
-      if (typeof dispatcher.dispatch !== 'function')
-        throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher)
-      this.dispatcher = dispatcher
+  /** Throws a `StaleguardOptionError` for any bad option, whatever was passed (see `resolveAppOptions`). */
+  constructor(options?: AppInstallationOptions) {
+    const resolved = resolveAppOptions(options)
+    this.#scopeOptions = resolved.scope
+    this.#serverTimeouts = resolved.serverTimeouts
+    if (resolved.dispatcher !== null) {
+      this.dispatcher = resolved.dispatcher
       this.#owned = false
     } else {
       // A test suite's MockAgent in charge: handlers' calls go to the mock, like every other fetch.
       const mock = mockAgentInPlace()
-      if (mock !== null) validateOptions(core)
-      this.dispatcher = mock ?? createDispatcher(core)
+      this.dispatcher = mock ?? createDispatcher(resolved.core)
       this.#owned = mock === null
-      if (mock === null && installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
+      if (mock === null && resolved.installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
     }
   }
 

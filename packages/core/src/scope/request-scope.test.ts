@@ -4,6 +4,7 @@ import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { getStaleguardDiagnostics } from '../observe/diagnostics.js'
+import { request } from '../api/create-request.js'
 import { createAppInstallation } from './app-installation.js'
 
 function causeNames(error: unknown): string[] {
@@ -40,10 +41,19 @@ describe('RequestScope aborts at the dispatcher', () => {
     const scope = installation.openScope(res, { headers: {} })
     const timedOut = await scope.fetch(`${upstream.origin}/hang`).catch((e: unknown) => e)
     expect(causeNames(timedOut)).toContain('TimeoutError')
+    // Explained as the option that ran out, not as the caller's abort.
+    expect(getStaleguardDiagnostics(timedOut)?.retryDecision).toBe('aborted')
+    expect(getStaleguardDiagnostics(timedOut)?.explanation).toBe(
+      `GET ${upstream.origin}/hang failed; it timed out after 150 ms (the \`timeout\` option) and was not retried.`,
+    )
+    const fastTimedOut = (await scope.request(`${upstream.origin}/hang`).catch((e: unknown) => e)) as Error
+    expect(fastTimedOut.name).toBe('TimeoutError')
+    expect(fastTimedOut.message).toBe('staleguard: the upstream call timed out after 150 ms (the `timeout` option)')
     const mine = new AbortController()
     const aborted = scope.request(`${upstream.origin}/hang`, { signal: mine.signal }).catch((e: unknown) => e)
     mine.abort(new Error('mine'))
     expect(((await aborted) as Error).message).toBe('mine')
+    expect(getStaleguardDiagnostics(await aborted)?.explanation).toMatch(/failed; the caller aborted it\.$/)
     // A quick call finishes well inside the timeout and is left alone.
     expect((await scope.fetch(`${upstream.origin}/fast`)).status).toBe(200)
     res.end()
@@ -163,5 +173,33 @@ describe('RequestScope aborts at the dispatcher', () => {
     await installation.close()
     expect(agent.closed).toBe(false)
     await agent.close()
+  })
+
+  it('names the URL the fast path cannot send to, instead of undici\'s bare "Invalid URL"', async () => {
+    const installation = createAppInstallation({ installGlobal: false })
+    const { res, close } = await incomingExchange()
+    const scope = installation.openScope(res, { headers: {} })
+    // Thrown synchronously, as undici.request throws them; `await` catches it either way.
+    for (const call of [scope.request, request]) {
+      expect(() => call('/items')).toThrow(
+        'staleguard: cannot request "/items": it is not an absolute URL; pass one such as https://api.example.com/items',
+      )
+      expect(() => call('ftp://files.example/x')).toThrow(
+        'staleguard: cannot request "ftp://files.example/x": only http: and https: URLs can be requested',
+      )
+      expect(() => call(42 as never)).toThrow('staleguard: cannot request 42: the URL must be a string or a URL object')
+      let thrown: unknown
+      try {
+        call('http://exa mple.com/')
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(TypeError)
+      expect((thrown as { code?: string }).code).toBe('ERR_INVALID_URL')
+      expect((thrown as Error).cause).toBeInstanceOf(TypeError)
+    }
+    res.end()
+    close()
+    await installation.close()
   })
 })

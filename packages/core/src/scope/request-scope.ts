@@ -3,7 +3,9 @@ import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { type ScopedDispatchOptions, isScopeAware, kCallScope } from '../dispatch/staleguard-dispatcher.js'
 import { fetchVia } from '../api/create-fetch.js'
+import { type BodySource, type BodySourceOptions, kBodySource } from '../retry/request-safety.js'
 import type { StaleguardLogger } from '../observe/events.js'
+import { markTimeout } from '../observe/diagnostics.js'
 import { toCallbackHandler } from '../dispatch/handler-bridge.js'
 import { ScopedCall } from './scoped-call.js'
 import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from '../api/create-request.js'
@@ -123,12 +125,22 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
 
   /** The scope is its own dispatcher, so opening one allocates no extra object for it. */
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#dispatch(options, handler, undefined)
+  }
+
+  /** `bodySource`: what the scoped fetch knows of the call's body, added in the one copy the options get. */
+  #dispatch(
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    bodySource: BodySource | undefined,
+  ): boolean {
     const target = this.#dispatcher
     // A staleguard dispatcher (under any interceptors composed on it) finds this scope in the options and
     // enters its calls into it itself, and takes the headers as a flat list; any other dispatcher gets a thin
     // wrapper, and the headers in the shape the caller used.
     if (isScopeAware(target)) {
-      const marked: ScopedDispatchOptions = { ...options, [kCallScope]: this }
+      const marked: ScopedDispatchOptions & BodySourceOptions = { ...options, [kCallScope]: this }
+      if (bodySource !== undefined) marked[kBodySource] = bodySource
       if (this.#propagated.length > 0) {
         marked.headers = flatHeadersIfAbsent(
           options.headers as DispatchHeaders,
@@ -169,11 +181,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     else (this.#moreCalls ??= new Set()).add(call)
     const timeout = this.#options.timeout
     if (timeout !== null) {
-      const timer = setTimeout(
-        () =>
-          call.abort(new DOMException(`staleguard: upstream call exceeded timeout of ${timeout} ms`, 'TimeoutError')),
-        timeout,
-      )
+      const timer = setTimeout(() => call.abort(timeoutReason(timeout)), timeout)
       timer.unref()
       ;(this.#timers ??= new Map()).set(call, timer)
     }
@@ -248,18 +256,48 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     return Object.assign(bound, { dispatcher: scopedRequest.dispatcher })
   }
 
+  /** A dispatcher that tells the staleguard dispatcher what the call's body stood for. */
+  #dispatcherForBody(source: BodySource): object {
+    return {
+      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
+        this.#dispatch(options, handler, source),
+    }
+  }
+
   /** One closure per scope, built on first use: `request.fetch` is read on most requests, so it stays lean. */
   #createFetch(): typeof fetch {
     const plainInit = { dispatcher: this as object } as RequestInit
+    // Only a staleguard dispatcher reads what a body stood for; one marking dispatcher per kind, on first use.
+    const marking: Partial<Record<BodySource, object>> = {}
+    const dispatcherFor = (source: BodySource | undefined): object =>
+      source === undefined || !isScopeAware(this.#dispatcher)
+        ? this
+        : (marking[source] ??= this.#dispatcherForBody(source))
     return (input, init) => {
       // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
       const callerSignal =
         init?.dispatcher === undefined
           ? (init?.signal ?? (input instanceof Request ? input.signal : undefined))
           : undefined
-      return fetchVia(this, plainInit, input, callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init)
+      return fetchVia(
+        dispatcherFor,
+        plainInit,
+        input,
+        callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init,
+      )
     }
   }
+}
+
+/** A TimeoutError, as AbortSignal.timeout gives, that says which option ran out (and diagnostics can tell). */
+function timeoutReason(timeoutMs: number): Error {
+  return markTimeout(
+    new DOMException(
+      `staleguard: the upstream call timed out after ${timeoutMs} ms (the \`timeout\` option)`,
+      'TimeoutError',
+    ),
+    timeoutMs,
+  )
 }
 
 function isLogger(value: unknown): value is StaleguardLogger {

@@ -12,6 +12,8 @@ export interface RequestScopeOptions {
 /** Never forwarded, whatever the configuration says: credentials of the incoming request stay here. */
 const NEVER_FORWARDED = new Set(['cookie', 'authorization', 'proxy-authorization', 'set-cookie'])
 const DEFAULT_TRACE_HEADERS = ['traceparent', 'tracestate']
+/** RFC 9110 token: what a header name may be. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 export interface ResolvedScopeOptions {
   readonly requestIdHeader: string | null
@@ -21,27 +23,33 @@ export interface ResolvedScopeOptions {
 
 export function resolveScopeOptions(options: RequestScopeOptions): ResolvedScopeOptions {
   const { requestIdHeader = 'x-request-id', traceHeaders = DEFAULT_TRACE_HEADERS, timeout } = options
-  if (
-    requestIdHeader !== false &&
-    (typeof requestIdHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(requestIdHeader))
-  ) {
-    throw new StaleguardOptionError('requestIdHeader', 'must be a header name or false', requestIdHeader)
+  if (requestIdHeader !== false && (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader))) {
+    throw new StaleguardOptionError(
+      'requestIdHeader',
+      'must be a header name such as x-request-id, or false to send no request id',
+      requestIdHeader,
+    )
   }
-  if (
-    !Array.isArray(traceHeaders) ||
-    traceHeaders.some((h) => typeof h !== 'string' || NEVER_FORWARDED.has(h.toLowerCase()))
-  ) {
+  if (!Array.isArray(traceHeaders) || traceHeaders.some((h) => typeof h !== 'string' || !HEADER_NAME.test(h))) {
     throw new StaleguardOptionError(
       'traceHeaders',
-      'must be an array of header names, never cookie or authorization',
+      'must be an array of header names such as traceparent (an empty array forwards none)',
       traceHeaders,
+    )
+  }
+  const credential = traceHeaders.find((h) => NEVER_FORWARDED.has(h.toLowerCase()))
+  if (credential !== undefined) {
+    throw new StaleguardOptionError(
+      'traceHeaders',
+      `must not name ${[...NEVER_FORWARDED].join(', ')}: the incoming request's credentials are never forwarded`,
+      credential,
     )
   }
   if (
     timeout !== undefined &&
     (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 3_600_000)
   ) {
-    throw new StaleguardOptionError('timeout', 'must be an integer from 1 to 3600000 ms', timeout)
+    throw new StaleguardOptionError('timeout', 'must be an integer from 1 to 3600000 ms per upstream call', timeout)
   }
   return {
     requestIdHeader: requestIdHeader === false ? null : requestIdHeader.toLowerCase(),

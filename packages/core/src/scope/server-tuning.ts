@@ -1,6 +1,7 @@
 import type { Server } from 'node:http'
 import { type Intermediary, INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS } from '../config/intermediaries.js'
 import { StaleguardOptionError } from '../config/options.js'
+import { checkObject } from '../config/resolve-options.js'
 
 /**
  * The other half of the pairing. Behind a load balancer, the app's own server must keep idle connections
@@ -19,6 +20,10 @@ export interface ServerTimeouts {
   readonly headersTimeout: number
 }
 
+/** Bounds of an idle timeout in ms, as for `upstreamIdleTimeout`: 100 ms to a day. */
+const MIN_IDLE_MS = 100
+const MAX_IDLE_MS = 86_400_000
+
 /** The server's timeouts for these options, or null when there is nothing to set. */
 export function serverTimeoutsFor(options: ServerTuningOptions): ServerTimeouts | null {
   const { server, behind } = options
@@ -28,29 +33,41 @@ export function serverTimeoutsFor(options: ServerTuningOptions): ServerTimeouts 
       if (!Object.hasOwn(INTERMEDIARY_IDLE_TIMEOUTS, behind))
         throw new StaleguardOptionError(
           'behind',
-          `must be one of ${INTERMEDIARIES.join(', ')} or { idleTimeout }`,
+          `must be one of ${INTERMEDIARIES.join(', ')}, or { idleTimeout: ms } for another load balancer`,
           behind,
         )
       front = INTERMEDIARY_IDLE_TIMEOUTS[behind].idleTimeoutMs
-    } else if (
-      typeof behind === 'object' &&
-      behind !== null &&
-      Number.isInteger(behind.idleTimeout) &&
-      behind.idleTimeout > 0
-    ) {
-      front = behind.idleTimeout
+    } else if (typeof behind === 'object' && behind !== null && !Array.isArray(behind)) {
+      checkObject('behind', behind, BEHIND_KEYS)
+      front = wholeMs(
+        'behind.idleTimeout',
+        behind.idleTimeout,
+        MIN_IDLE_MS,
+        MAX_IDLE_MS,
+        "the load balancer's idle timeout",
+      )
     } else {
-      throw new StaleguardOptionError('behind', 'must be a preset name or { idleTimeout: ms }', behind)
+      throw new StaleguardOptionError(
+        'behind',
+        `must be a preset name (${INTERMEDIARIES.join(', ')}) or { idleTimeout: ms }`,
+        behind,
+      )
     }
   }
-  if (server !== undefined && (typeof server !== 'object' || server === null))
-    throw new StaleguardOptionError('server', 'must be an object', server)
+  if (server !== undefined) checkObject('server', server, SERVER_KEYS)
   if (front === null && server?.keepAliveTimeout === undefined && server?.headersTimeout === undefined) return null
   // Outlast the balancer by 10 % of its timeout, at least 5 s (Node 26's 65 s default against the ALB's 60 s).
   const derived = front === null ? null : front + Math.max(5_000, Math.round(front * 0.1))
-  const keepAliveTimeout = server?.keepAliveTimeout ?? derived ?? 5_000
-  if (!Number.isInteger(keepAliveTimeout) || keepAliveTimeout < 1)
-    throw new StaleguardOptionError('server.keepAliveTimeout', 'must be a positive integer of ms', keepAliveTimeout)
+  const keepAliveTimeout =
+    server?.keepAliveTimeout === undefined
+      ? (derived ?? 5_000)
+      : wholeMs(
+          'server.keepAliveTimeout',
+          server.keepAliveTimeout,
+          1,
+          MAX_IDLE_MS,
+          'the idle time of inbound keep-alive connections',
+        )
   if (front !== null && keepAliveTimeout <= front) {
     throw new StaleguardOptionError(
       'server.keepAliveTimeout',
@@ -60,14 +77,23 @@ export function serverTimeoutsFor(options: ServerTuningOptions): ServerTimeouts 
   }
   // Node wants headersTimeout above keepAliveTimeout, or a slow first header on a kept-alive socket races it.
   const headersTimeout = server?.headersTimeout ?? keepAliveTimeout + 1_000
-  if (!Number.isInteger(headersTimeout) || headersTimeout <= keepAliveTimeout) {
+  if (typeof headersTimeout !== 'number' || !Number.isInteger(headersTimeout) || headersTimeout <= keepAliveTimeout) {
     throw new StaleguardOptionError(
       'server.headersTimeout',
-      `must be an integer above keepAliveTimeout (${keepAliveTimeout} ms)`,
+      `must be an integer of ms above the server's keepAliveTimeout (${keepAliveTimeout} ms)`,
       headersTimeout,
     )
   }
   return { keepAliveTimeout, headersTimeout }
+}
+
+const BEHIND_KEYS = new Set(['idleTimeout'])
+const SERVER_KEYS = new Set(['keepAliveTimeout', 'headersTimeout'])
+
+function wholeMs(name: string, value: unknown, min: number, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new StaleguardOptionError(name, `must be an integer from ${min} to ${max} ms (${what})`, value)
+  return value
 }
 
 /**

@@ -1,0 +1,103 @@
+import type { Socket } from 'node:net'
+import type { Dispatcher, buildConnector as BuildConnector, Pool as UndiciPool } from 'undici'
+import { Pool, buildConnector } from '../http/undici.js'
+import type { ProxyRoute } from './proxy-plan.js'
+
+/** A TLS option the connector types only carry on one branch of their union. */
+function servernameOf(options: BuildConnector.BuildOptions | undefined): string | undefined {
+  const value = (options as { servername?: unknown } | undefined)?.servername
+  return typeof value === 'string' ? value : undefined
+}
+
+// How a staleguard pool reaches its target origin through a proxy: the pool stays the target's (its sockets
+// are tracked, retired, learned from and retried like direct ones), only the connector changes. A tunnel is
+// one TCP connection to the proxy per pooled socket, so a tunnel the proxy forgot is a stale socket like any.
+
+/** The connection pool to one proxy that CONNECT requests go through: each CONNECT takes its socket over. */
+export function createProxyClient(route: ProxyRoute): UndiciPool {
+  return new Pool(route.url.origin, { connect: buildConnector({ ...route.proxyTls }) })
+}
+
+/**
+ * Opens each connection as a CONNECT tunnel through the proxy, then TLS inside it for `https:` targets: what
+ * undici's ProxyAgent does, with the same request to the proxy.
+ */
+export function tunnelConnector(
+  route: ProxyRoute,
+  proxyClient: Dispatcher,
+  targetTls: BuildConnector.BuildOptions,
+): BuildConnector.connector {
+  const connectTls = buildConnector({ ...targetTls })
+  return (options, callback) => {
+    const target = options.port ? options.host : `${options.host}:${options.protocol === 'https:' ? 443 : 80}`
+    proxyClient.connect(
+      {
+        origin: route.url.origin,
+        path: target,
+        headers: { ...route.headers, host: options.host, 'proxy-connection': 'keep-alive' },
+        servername: servernameOf(route.proxyTls) ?? route.url.hostname,
+      } as Dispatcher.ConnectOptions,
+      (error, data) => {
+        if (error) return callback(error, null)
+        const { socket, statusCode } = data
+        if (statusCode !== 200) {
+          socket.on('error', () => {}).destroy()
+          return callback(
+            new Error(`staleguard: the proxy ${route.label} answered ${statusCode} to CONNECT ${target}`),
+            null,
+          )
+        }
+        if (options.protocol !== 'https:') return callback(null, socket as Socket)
+        connectTls(
+          { ...options, servername: servernameOf(targetTls) ?? options.servername, httpSocket: socket as Socket },
+          callback,
+        )
+      },
+    )
+  }
+}
+
+/** Connects to the proxy itself, for `http:` targets sent to it in absolute form (`proxyTunnel: false`). */
+export function forwardConnector(route: ProxyRoute): BuildConnector.connector {
+  const connect = buildConnector({ ...route.proxyTls })
+  const { hostname, host, port, protocol } = route.url
+  return (options, callback) =>
+    connect(
+      { ...options, hostname, host, port, protocol, servername: servernameOf(route.proxyTls) ?? hostname },
+      callback,
+    )
+}
+
+/**
+ * A request to an `http:` target as a forward proxy takes it: the absolute URL as its path, the proxy's
+ * headers added. The pool's Client still writes `Host` for the target (it is the target's pool).
+ */
+export function forwardRequestOptions(
+  route: ProxyRoute,
+  options: Dispatcher.DispatchOptions,
+): Dispatcher.DispatchOptions {
+  const path = options.path.startsWith('/')
+    ? `${String(options.origin).replace(/\/$/, '')}${options.path}`
+    : options.path
+  return { ...options, path, headers: withHeaders(options.headers, route.headers) }
+}
+
+function withHeaders(
+  headers: Dispatcher.DispatchOptions['headers'],
+  extra: Readonly<Record<string, string>>,
+): Dispatcher.DispatchOptions['headers'] {
+  const names = Object.keys(extra)
+  if (names.length === 0) return headers
+  if (headers === null || headers === undefined) return { ...extra }
+  if (Array.isArray(headers)) {
+    // fetch passes a flat [name, value, …] list; an iterable of pairs is also allowed.
+    const flat = headers.length === 0 || typeof headers[0] === 'string'
+    return flat
+      ? [...(headers as string[]), ...names.flatMap((name) => [name, extra[name] as string])]
+      : ([...(headers as unknown as [string, string][]), ...names.map((name) => [name, extra[name]])] as never)
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    return [...(headers as Iterable<[string, string]>), ...Object.entries(extra)] as never
+  }
+  return { ...(headers as Record<string, string>), ...extra }
+}
