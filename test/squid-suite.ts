@@ -22,17 +22,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
  * The stale-socket table through a real forward proxy. Between the app and squid sits a NAT that forgets
  * flows idle for more than NAT_IDLE_MS (the usual path from a pod to a corporate proxy), so pooled
  * connections to the proxy, and CONNECT tunnels through it, go stale; squid's own idle timeouts (1 s, its
- * smallest) are shorter than the client's keep-alive too. Counted at the upstream, which sees squid's
+ * smallest, for client connections; `read_timeout`, 4 s, for tunnels) are shorter than the client's keep-alive
+ * (10 s here) too. Counted at the upstream, which sees squid's
  * outgoing address (127.0.0.2) on every proxied request.
  */
 const SQUID_IDLE_S = 1
+const SQUID_READ_TIMEOUT_S = 4
 /**
  * Longer than the other labs' hops: a tunnelled TLS connection takes several round trips to come up, and a
  * loaded CI machine can stall the process (NAT included) long enough for a 300 ms NAT to reset a new flow.
  */
-const NAT_IDLE_MS = 500
+const NAT_IDLE_MS = 800
 const GAP_MS = NAT_IDLE_MS + 100
-const BURSTS = 5
+const BURSTS = 4
 const BURST_SIZE = 6
 
 export interface SquidPath {
@@ -67,7 +69,11 @@ export function defineSquidSuite(path: SquidPath): void {
     beforeAll(async () => {
       certificate = createTestCertificate()
       upstream = await startUpstream(path.tls ? { tls: certificate } : {})
-      squid = await startSquid({ binary: squidBinary as string, idleTimeoutSeconds: SQUID_IDLE_S })
+      squid = await startSquid({
+        binary: squidBinary as string,
+        idleTimeoutSeconds: SQUID_IDLE_S,
+        readTimeoutSeconds: SQUID_READ_TIMEOUT_S,
+      })
       nat = await startFaultProxy({ port: squid.port }, { kind: 'rst-after-idle', idleMs: NAT_IDLE_MS })
     })
     afterAll(async () => {
@@ -152,11 +158,14 @@ export function defineSquidSuite(path: SquidPath): void {
     }
 
     it("loses no GET when squid's own idle timeout closes what the client keeps", async () => {
-      const { client, failures } = recordingFailures(clients[0]!.make())
-      const result = await runWorkload(client, hop(SQUID_IDLE_S * 1_000 + 1_200), upstream, {
+      // A client connection idles out after client_idle_pconn_timeout, a tunnel after read_timeout; both are
+      // checked on a 1 s tick. The client keeps sockets 10 s.
+      const squidIdleMs = (path.tunnel ? SQUID_READ_TIMEOUT_S : SQUID_IDLE_S) * 1_000
+      const { client, failures } = recordingFailures(clients[0]!.make({ keepAliveTimeout: 10_000 }))
+      const result = await runWorkload(client, hop(squidIdleMs + 1_200), upstream, {
         method: 'GET',
         shape: 'parallel',
-        bursts: 3,
+        bursts: path.tunnel ? 2 : 3,
         burstSize: BURST_SIZE,
       })
       await client.close()

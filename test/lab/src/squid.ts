@@ -10,6 +10,11 @@ export interface SquidOptions {
   readonly binary: string
   /** Idle time (whole seconds, squid's unit) after which squid closes a client's persistent connection. */
   readonly idleTimeoutSeconds: number
+  /**
+   * squid's `read_timeout` (whole seconds): how long it waits for either side of a CONNECT tunnel (or an
+   * upstream's answer). Default 4: shorter cuts requests whenever a loaded test machine stalls the lab.
+   */
+  readonly readTimeoutSeconds?: number
   /** The address squid connects to upstreams from, so the upstream can tell proxied requests (default 127.0.0.2). */
   readonly outgoingAddress?: string
 }
@@ -34,7 +39,7 @@ export interface SquidProcess extends ProxyProcess {
 /**
  * Real squid as a forward proxy on loopback, the tests' own foreground process (`squid -N`), everything it
  * writes inside a temporary folder. Short idle timeouts on both sides (`client_idle_pconn_timeout`,
- * `pconn_timeout`, and `read_timeout`, which is what ends an idle CONNECT tunnel); CONNECT allowed to any
+ * `pconn_timeout`), and `read_timeout`, which is what ends an idle CONNECT tunnel; CONNECT allowed to any
  * port so `http:` targets can be tunnelled as undici does by default; no caching.
  */
 export async function startSquid(options: SquidOptions): Promise<SquidProcess> {
@@ -53,7 +58,7 @@ cache_mem 4 MB
 http_access allow all
 client_idle_pconn_timeout ${idle}
 pconn_timeout ${idle}
-read_timeout ${idle}
+read_timeout ${options.readTimeoutSeconds ?? 4} seconds
 request_timeout 30 seconds
 tcp_outgoing_address ${options.outgoingAddress ?? '127.0.0.2'}
 forwarded_for delete

@@ -39,6 +39,8 @@ export class OriginState {
   readonly #requestLimits: RequestLimitLearner | null
   readonly connect: BuildConnector.connector
   readonly path: OriginPath
+  /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
+  readonly mayMultiplex: boolean
 
   constructor(key: string, options: ResolvedOriginOptions, path: OriginPath) {
     this.key = key
@@ -47,6 +49,7 @@ export class OriginState {
     this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
     this.#requestLimits = options.learnIdleLimit ? new RequestLimitLearner() : null
     this.path = path
+    this.mayMultiplex = options.allowH2 && key.startsWith('https:')
     this.connect = (connectOptions, callback) => {
       path.connect(connectOptions, (...result) => {
         if (result[0] === null) this.#adopt(result[1])

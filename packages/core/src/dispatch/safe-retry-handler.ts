@@ -17,6 +17,7 @@ import type { DispatchScope } from './call-scope.js'
 import type { CallbackHandler } from './handler-bridge.js'
 import type { OriginState } from './origin-state.js'
 import { type PairingClient, type PairsWithClient, kPairWithClient } from './pairing-client.js'
+import { nextStreamIdOn, streamWasUnprocessed } from './http2-session.js'
 import type { TrackedSocket } from './tracked-socket.js'
 
 /**
@@ -60,6 +61,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #abortReason: Error | undefined
   #started = false
   #socket: TrackedSocket | null = null
+  /** HTTP/2: the stream id this attempt is written as. */
+  #streamId: number | null = null
   #reused = false
   #idleMs: number | null = null
   #bytesReadAtStart = 0
@@ -92,7 +95,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
             retry.maxReplayBodyBytes,
             (options as BodySourceOptions)[kBodySource],
           )
-    const replayable = this.#bodyReplay === 'recordable' && this.#mayBeReplayed()
+    // On an HTTP/2 origin any method may go again (a stream the server never processed), so its body is kept.
+    const replayable = this.#bodyReplay === 'recordable' && (this.#mayBeReplayed() || origin.mayMultiplex)
     // A stream is never replayed, but it is watched all the same: when its own source fails (a proxied
     // upload aborted by its client), the failure is the body's, not the socket's.
     if (replayable || (retry !== null && this.#bodyReplay === 'stream' && isIterableBody(options.body))) {
@@ -156,6 +160,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // Whole ms: what logs, events and diagnostics show, and finer than any idle limit.
     this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
     this.#bytesReadAtStart = record.socket.bytesRead
+    this.#streamId = record.multiplexed ? nextStreamIdOn(record) : null
     record.requests++
     record.inFlight++
     if (this.#reused) this.#origin.counters.reusedRequests++
@@ -238,22 +243,26 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       responseStarted:
         this.#responseStarted ||
         (failed !== null && !failed.multiplexed && failed.socket.bytesRead > this.#bytesReadAtStart),
+      unprocessed: failed?.multiplexed === true && streamWasUnprocessed(failed, this.#streamId, error),
     })
-    if (kind !== 'stale') return kind
+    if (kind !== 'stale' && kind !== 'unprocessed') return kind
 
     // 2. What a stale failure teaches the origin, whatever happens to this request: it is counted, the idle
-    // limit learns from it, and the idle sockets that must be as dead are closed.
+    // limit learns from it, and the idle sockets that must be as dead are closed. (An unprocessed stream on a
+    // session that had been idle is such a failure too; one refused on a busy session is not.)
     const now = performance.now()
-    // (`stale` means a reused socket, so `failed` is that socket.)
-    this.#origin.recordStaleFailure(failed as TrackedSocket, this.#idleMs ?? 0, now)
+    const staleSession = this.#reused && failed !== null && hasStaleSocketShape(error)
+    if (kind === 'stale' || staleSession)
+      this.#origin.recordStaleFailure(failed as TrackedSocket, this.#idleMs ?? 0, now)
 
     // 3. Whether it may go again.
     const budget = this.#origin.budget
     const decision = retryDecisionFor({
       retry: this.#origin.options.retry,
       attempt: this.#attempt,
-      safeToSendTwice: this.#mayBeReplayed(),
-      body: this.#bodyReplay,
+      safeToSendTwice: kind === 'unprocessed' || this.#mayBeReplayed(),
+      // A recordable body nobody recorded (not meant to be replayed) is gone like a stream.
+      body: this.#bodyReplay === 'recordable' && this.#body === null ? 'stream' : this.#bodyReplay,
       closing: this.#connections.isClosing(),
       takeFromBudget: () => {
         if (budget === null) return true

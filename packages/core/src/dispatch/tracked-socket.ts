@@ -16,6 +16,10 @@ export class TrackedSocket {
   readonly retireAt: number | null
   /** An HTTP/2 session (ALPN `h2`): many streams at once, and its bytes are not one request's. */
   readonly multiplexed: boolean
+  /** HTTP/2: the last stream the server processes, from the GOAWAY that ends the session (null before one). */
+  goawayLastStreamId: number | null = null
+  /** HTTP/2: whether the session's GOAWAY is listened for already. */
+  watchingSession = false
   /** Requests after which the server said it closes the connection (`Keep-Alive: max=`), or null. */
   serverRequestLimit: number | null = null
 

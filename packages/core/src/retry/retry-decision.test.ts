@@ -14,6 +14,7 @@ const stale: FailedAttempt = {
   staleSocketError: true,
   reused: true,
   responseStarted: false,
+  unprocessed: false,
 }
 
 describe('classifyFailure', () => {
@@ -26,6 +27,22 @@ describe('classifyFailure', () => {
     ['a stale-looking error on a new connection', { reused: false }, 'fresh-connection'],
     ['a new connection after response bytes arrived', { reused: false, responseStarted: true }, 'fresh-connection'],
     ['a reused socket that had started answering', { responseStarted: true }, 'response-started'],
+    [
+      'an h2 stream the server never processed, even on a new session',
+      { unprocessed: true, reused: false },
+      'unprocessed',
+    ],
+    [
+      'an unprocessed stream whatever the error looks like',
+      { unprocessed: true, staleSocketError: false },
+      'unprocessed',
+    ],
+    [
+      'an "unprocessed" stream that had started answering',
+      { unprocessed: true, responseStarted: true },
+      'response-started',
+    ],
+    ['an unprocessed stream the caller aborted', { unprocessed: true, aborted: true }, 'aborted'],
   ]
   it.each(cases)('%s', (_name, change, kind) => {
     expect(classifyFailure({ ...stale, ...change })).toBe(kind)

@@ -44,17 +44,25 @@ export interface FailedAttempt {
   readonly reused: boolean
   /** Any response byte had arrived, partial headers included: the server answered, so it processed the request. */
   readonly responseStarted: boolean
+  /**
+   * The server said it did not process the request: an HTTP/2 stream above the last-stream-id of a GOAWAY,
+   * or refused with REFUSED_STREAM (RFC 9113 §8.7). Any method may go again, on any connection it was on.
+   */
+  readonly unprocessed: boolean
 }
 
 /** What a failure is: `stale` is a dead reused socket before any response byte, the one failure worth a retry. */
 export type FailureKind =
   | Extract<RetryDecision, 'aborted' | 'body-failed' | 'not-stale' | 'fresh-connection' | 'response-started'>
   | 'stale'
+  | 'unprocessed'
 
-/** Stage one, pure: the order matters, each answer hides the ones below it. */
+/** Stage one, pure (`unprocessed` and `stale` go on to stage two): the order matters, each answer hides the ones below it. */
 export function classifyFailure(attempt: FailedAttempt): FailureKind {
   if (attempt.aborted) return 'aborted'
   if (attempt.bodyFailed) return 'body-failed'
+  // The server's own word beats every guess below: it never saw the request.
+  if (attempt.unprocessed && !attempt.responseStarted) return 'unprocessed'
   if (!attempt.staleSocketError) return 'not-stale'
   // A failure on a new connection may mean the server received the request: never replayed.
   if (!attempt.reused) return 'fresh-connection'

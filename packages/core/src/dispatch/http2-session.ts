@@ -1,0 +1,44 @@
+import type { ClientHttp2Session } from 'node:http2'
+import type { TrackedSocket } from './tracked-socket.js'
+
+// RFC 9113 §8.7: a stream above the last-stream-id of the GOAWAY that ended its session, or one refused with
+// REFUSED_STREAM, was not processed by the server, so any method may go again on a new session. undici 7
+// fails every open stream on a GOAWAY without looking at the id (its `onHttp2SessionGoAway`), so staleguard
+// keeps the two facts it needs: each stream's id, known before undici opens it (the session's next id, read
+// in `onConnect`, right before undici's synchronous `session.request`), and the GOAWAY's last-stream-id,
+// heard on the session itself.
+
+/** undici keeps a socket's session under its own `Symbol('http2Session')`, which it does not export. */
+let sessionKey: symbol | null = null
+
+function sessionOf(socket: object): ClientHttp2Session | null {
+  if (sessionKey === null) {
+    sessionKey = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'http2Session') ?? null
+    if (sessionKey === null) return null
+  }
+  const session = (socket as Record<symbol, unknown>)[sessionKey]
+  return typeof session === 'object' && session !== null ? (session as ClientHttp2Session) : null
+}
+
+/**
+ * The id the next stream on this session gets, which is the id of the request undici is about to write (or
+ * null when the session cannot be found). Starts listening for the session's GOAWAY the first time.
+ */
+export function nextStreamIdOn(record: TrackedSocket): number | null {
+  const session = sessionOf(record.socket)
+  if (session === null) return null
+  if (!record.watchingSession) {
+    record.watchingSession = true
+    // Ahead of undici's own listener, which fails the open streams at once: their handlers decide then.
+    session.prependOnceListener('goaway', (_code: number, lastStreamId: number) => {
+      record.goawayLastStreamId = lastStreamId
+    })
+  }
+  return session.state?.nextStreamID ?? null
+}
+
+/** Whether the server said it never processed this stream: above its GOAWAY's last-stream-id, or refused. */
+export function streamWasUnprocessed(record: TrackedSocket, streamId: number | null, error: Error): boolean {
+  if (streamId !== null && record.goawayLastStreamId !== null && streamId > record.goawayLastStreamId) return true
+  return record.multiplexed && /\bNGHTTP2_REFUSED_STREAM\b/.test(error.message)
+}

@@ -1,0 +1,75 @@
+import { once } from 'node:events'
+import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import type { TestCertificate } from './certificate.js'
+
+export interface Http2UpstreamOptions {
+  readonly certificate: TestCertificate
+  /** Also serve HTTP/1.1 to clients that do not offer h2. */
+  readonly allowHTTP1: boolean
+  /** Close a session idle this long with GOAWAY, on the server's own timer (Node's `server.setTimeout`). */
+  readonly sessionIdleMs: number
+  /**
+   * Instead, close a session idle this long when the next request arrives: GOAWAY naming the last stream it
+   * processed, the new streams refused, unprocessed (the race of an idle close, made certain).
+   */
+  readonly goawayOnRequestAfterIdleMs?: number
+}
+
+export interface Http2Upstream {
+  readonly origin: string
+  /** Per path: the HTTP version of each arrival (one entry per time the request was processed). */
+  readonly arrivals: Map<string, string[]>
+  /** Streams refused by a GOAWAY (`goawayOnRequestAfterIdleMs`). */
+  readonly refused: number
+  close(): Promise<void>
+}
+
+/** A `node:http2` secure server that records what it processes, and closes idle sessions with GOAWAY. */
+export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise<Http2Upstream> {
+  const arrivals = new Map<string, string[]>()
+  const idleSince = new WeakMap<http2.Http2Session, { at: number; lastStreamId: number; closing: boolean }>()
+  let refused = 0
+  const { key, cert } = options.certificate
+  const server = http2.createSecureServer({ key, cert, allowHTTP1: options.allowHTTP1 }, (req, res) => {
+    const session = req.stream?.session
+    const after = options.goawayOnRequestAfterIdleMs
+    if (session && after !== undefined) {
+      const state = idleSince.get(session) ?? { at: performance.now(), lastStreamId: 0, closing: false }
+      idleSince.set(session, state)
+      if (state.closing || (state.lastStreamId > 0 && performance.now() - state.at > after)) {
+        refused++
+        if (!state.closing) {
+          state.closing = true
+          session.goaway(http2.constants.NGHTTP2_NO_ERROR, state.lastStreamId)
+          setTimeout(() => session.close(), 20).unref()
+        }
+        req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
+        return
+      }
+      state.lastStreamId = Math.max(state.lastStreamId, req.stream.id ?? 0)
+    }
+    const path = new URL(req.url, 'https://upstream').pathname
+    req.resume()
+    req.on('end', () => {
+      arrivals.set(path, [...(arrivals.get(path) ?? []), req.httpVersion])
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ ok: true, version: req.httpVersion }))
+      if (session) {
+        const state = idleSince.get(session)
+        if (state) state.at = performance.now()
+      }
+    })
+  })
+  server.setTimeout(options.sessionIdleMs)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    arrivals,
+    get refused() {
+      return refused
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
