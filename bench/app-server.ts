@@ -1,10 +1,13 @@
 /**
  * One benchmark app in its own process: `<framework> <variant> <upstream origin>`; prints its port.
- * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch) and `bare` (the same route with fetch and an equivalent undici Agent).
+ * Variants: `staleguard` (the route calls upstream with request.fetch / req.fetch / ctx.fetch), `bare` (the
+ * same route with fetch and an equivalent undici Agent) and `hand-written` (fetch and that Agent, with what a
+ * user writes by hand for the scoped route's features: see {@link handWrittenFetch}).
  */
+import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { Session } from 'node:inspector'
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fastifyStaleguard } from '@staleguard/fastify'
 import { staleguard as expressStaleguard } from '@staleguard/express'
@@ -17,7 +20,7 @@ import { Agent } from 'undici'
 
 const [framework, variant, upstream] = process.argv.slice(2) as [
   'fastify' | 'express' | 'koa',
-  'staleguard' | 'bare',
+  'staleguard' | 'bare' | 'hand-written',
   string,
 ]
 const url = `${upstream}/items`
@@ -33,13 +36,51 @@ function callUpstream(scope: StaleguardRequestScope | undefined): Promise<string
   return scope.fetch(url).then((r) => r.text())
 }
 
+/** The methods the hand-written retry may send twice. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+
+/**
+ * The hand-written peer of the scoped route: what a user writes for the same features with a plain undici
+ * Agent. The upstream call is aborted when the client goes away, through an AbortController wired to the
+ * close of the incoming request's connection (read from its response closing before it ended, as the
+ * scope does: the request's own `close` also fires once its body has been read); the incoming request id
+ * is forwarded as `x-request-id`; and an idempotent request that fails with ECONNRESET is sent once more.
+ */
+async function handWrittenFetch(response: ServerResponse, requestId: string): Promise<string> {
+  const controller = new AbortController()
+  response.on('close', () => {
+    if (!response.writableFinished) controller.abort()
+  })
+  const method = 'GET'
+  const init = { method, dispatcher: agent, signal: controller.signal, headers: { 'x-request-id': requestId } }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const upstreamResponse = await fetch(url, init as unknown as RequestInit)
+      return await upstreamResponse.text()
+    } catch (error) {
+      const code = (error as { cause?: { code?: unknown } }).cause?.code
+      if (attempt > 1 || code !== 'ECONNRESET' || !IDEMPOTENT.has(method)) throw error
+    }
+  }
+}
+
+/** The incoming `x-request-id`, else the framework's id (Fastify), else a new UUID: the rule the adapters follow. */
+const incomingId = (header: string | string[] | undefined, frameworkId?: string): string =>
+  typeof header === 'string' ? header : (frameworkId ?? randomUUID())
+
 let server: Server
 switch (framework) {
   case 'fastify': {
     const app = Fastify()
-    if (variant !== 'bare') await app.register(fastifyStaleguard, adapterOptions)
+    if (variant === 'staleguard') await app.register(fastifyStaleguard, adapterOptions)
     app.get('/items', async (request, reply) =>
-      reply.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : request.staleguard)),
+      reply
+        .type('application/json')
+        .send(
+          variant === 'hand-written'
+            ? await handWrittenFetch(reply.raw, incomingId(request.headers['x-request-id'], request.id))
+            : await callUpstream(variant === 'bare' ? undefined : request.staleguard),
+        ),
     )
     await app.listen({ port: 0, host: '127.0.0.1' })
     server = app.server
@@ -47,9 +88,15 @@ switch (framework) {
   }
   case 'express': {
     const app = express()
-    if (variant !== 'bare') app.use(expressStaleguard(adapterOptions))
+    if (variant === 'staleguard') app.use(expressStaleguard(adapterOptions))
     app.get('/items', async (req, res) => {
-      res.type('application/json').send(await callUpstream(variant === 'bare' ? undefined : req.staleguard))
+      res
+        .type('application/json')
+        .send(
+          variant === 'hand-written'
+            ? await handWrittenFetch(res, incomingId(req.headers['x-request-id']))
+            : await callUpstream(variant === 'bare' ? undefined : req.staleguard),
+        )
     })
     // autocannon hangs up on requests in flight when a run ends: those aborts are expected, not errors.
     app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -62,10 +109,13 @@ switch (framework) {
   case 'koa': {
     const app = new Koa()
     app.silent = true
-    if (variant !== 'bare') app.use(koaStaleguard(adapterOptions))
+    if (variant === 'staleguard') app.use(koaStaleguard(adapterOptions))
     app.use(async (ctx) => {
       ctx.type = 'application/json'
-      ctx.body = await callUpstream(variant === 'bare' ? undefined : ctx.staleguard)
+      ctx.body =
+        variant === 'hand-written'
+          ? await handWrittenFetch(ctx.res, incomingId(ctx.req.headers['x-request-id']))
+          : await callUpstream(variant === 'bare' ? undefined : ctx.staleguard)
     })
     server = app.listen(0, '127.0.0.1')
     await once(server, 'listening')

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The whole test run, the same on a laptop and in CI: tools, build, types, lint and the import graph, package
-// lint, then the suite on this Node and on Node 22, 24 and 26. Prints a summary and exits non-zero if anything
-// failed.
+// lint, the API reports, then the suite on this Node and on Node 22, 24 and 26. Prints a summary and exits
+// non-zero if anything failed.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -30,6 +30,10 @@ run('typecheck', pnpm[0], [...pnpm[1], 'typecheck'])
 run('lint (Biome)', join(root, 'node_modules', '.bin', 'biome'), ['check', '.'])
 run('imports (no cycles, core layering)', process.execPath, [join(root, 'scripts', 'check-imports.mjs')])
 run('package lint (publint, attw, CJS+ESM load)', process.execPath, [join(root, 'scripts', 'lint-packages.mjs')])
+run('API reports (api/*.api.md match the built types)', process.execPath, [
+  join(root, 'scripts', 'api-report.mjs'),
+  '--check',
+])
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
 run(`suite on Node ${process.versions.node}`, process.execPath, [vitest, 'run'])
 for (const major of EXTRA_NODE_MAJORS) {

@@ -11,6 +11,7 @@ import {
 } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FRAMEWORKS, startApp } from './framework-apps.js'
 
 /**
  * HTTP/2: installing staleguard keeps the protocol Node's fetch negotiates (h2 on Node 26, whose undici 8
@@ -46,7 +47,7 @@ describe('HTTP/2', () => {
 
   const versionAt = (upstream: Http2Upstream, path: string) => upstream.arrivals.get(path)?.at(-1)
 
-  it('speaks to an upstream in the version Node fetch used before installing, on every entry point', async () => {
+  it('speaks to an upstream in the version Node fetch used before installing, on every entry point and adapter', async () => {
     await (await fetch(`${both.origin}/version/before`)).text()
     const before = versionAt(both, '/version/before')
     expect(before).toBe(runtimeOffersH2 ? '2.0' : '1.1')
@@ -61,7 +62,18 @@ describe('HTTP/2', () => {
     const staleguardFetch = createFetch({ connect: { ca: certificate.cert } })
     await (await staleguardFetch(`${both.origin}/version/create-fetch`)).text()
     await staleguardFetch.dispatcher.close()
-    for (const entry of ['global', 'fast-path', 'create-fetch'])
+    for (const framework of FRAMEWORKS) {
+      const app = await startApp(framework, { connect: { ca: certificate.cert } })
+      try {
+        const url = encodeURIComponent(`${both.origin}/version/${framework}`)
+        const response = await fetch(`${app.origin}/proxy?url=${url}`)
+        expect(response.status, framework).toBe(200)
+        await response.text()
+      } finally {
+        await app.close()
+      }
+    }
+    for (const entry of ['global', 'fast-path', 'create-fetch', ...FRAMEWORKS])
       expect(versionAt(both, `/version/${entry}`), entry).toBe(before)
   })
 

@@ -3,7 +3,7 @@
  * once: Node's plain global fetch, the usual manual fix, and staleguard. The upstream counts what arrived,
  * so lost and duplicated requests are facts, not guesses.
  */
-import { createFetch, formatProbeReport, probeIdleLimit } from '@staleguard/core'
+import { INTERMEDIARY_IDLE_TIMEOUTS, createFetch, formatProbeReport, probeIdleLimit } from '@staleguard/core'
 import {
   HOP_DESCRIPTIONS,
   type Hop,
@@ -31,6 +31,20 @@ interface Row {
   readonly firstAttemptFailures: string
 }
 
+/**
+ * Why a scenario can end with 0 in every column for every client, said under the table when it does. nginx
+ * nearly always does on loopback: its close reaches the client at once, so the race it causes in production
+ * (a request sent while the close is still on the wire) has almost no window here.
+ */
+const WHY_NOTHING_FAILED: Record<HopKind, string> = {
+  nginx:
+    "nginx closes an idle connection with a FIN, and on loopback the FIN arrives microseconds after nginx's timer fires: a request sent a moment later finds the connection already closed and goes out on a new one. A request is lost only if it leaves while the FIN is still on its way (or not yet read by the client's event loop): here that window is microseconds wide; across a real network it is the one-way delay between the hosts, a millisecond or more, which steady traffic hits day after day. The fin-race scenario is that race with the FIN held back 150 ms.",
+  haproxy:
+    'HAProxy closes an idle connection with a FIN, which on loopback reaches the client at once: the race needs the FIN to be in flight (see fin-race).',
+  'silent-drop': 'no burst landed on a flow the hop had forgotten this time; the timing decides, run the demo again.',
+  'fin-race': 'no request crossed the FIN this time; the timing decides, run the demo again.',
+}
+
 const WORKLOADS: readonly (Workload & { readonly label: string })[] = [
   { label: 'GET ×8 in parallel', method: 'GET', shape: 'parallel', bursts: 8, burstSize: 8 },
   { label: 'POST ×8 one by one', method: 'POST', shape: 'sequential', bursts: 8, burstSize: 8 },
@@ -39,7 +53,11 @@ const WORKLOADS: readonly (Workload & { readonly label: string })[] = [
 async function main(): Promise<void> {
   const started = performance.now()
   console.log(
-    'staleguard demo: bursts of requests separated by idle gaps, through hops that forget idle connections.\n',
+    [
+      'staleguard demo: the same bursts of requests, separated by idle gaps, sent by three clients side by side',
+      '(plain fetch, the usual manual fix, staleguard) through hops that forget idle connections, as load',
+      'balancers, NAT gateways and proxies do. The upstream counts every request it receives.\n',
+    ].join('\n'),
   )
   const upstream = await startUpstream()
   const rows: Row[] = []
@@ -83,6 +101,7 @@ async function main(): Promise<void> {
     await hop.close()
   }
   printTable(rows)
+  explainQuietScenarios(rows)
 
   // How would a user know the hop's limit in the first place? Ask it.
   const natLimitMs = 700
@@ -108,7 +127,57 @@ What you just saw:
 • Tell staleguard the path up front (upstreamIdleTimeout, or an upstream preset) and even the first burst
   is safe. \`npx staleguard probe <url>\` measures that limit for you, as above: it leaves connections idle
   for chosen times and sees whether they come back, are closed (FIN) or are reset on reuse (RST).
+${IN_YOUR_APP}
 Finished in ${((performance.now() - started) / 1000).toFixed(1)} s.`)
+}
+
+/** What to do next, in the reader's own app: one line per entry point, with the option that matters. */
+const IN_YOUR_APP = `
+In your app, once at boot (\`upstream\` names the shortest idle timeout between your app and the upstream):
+
+  core     import { installGlobalDispatcher } from '@staleguard/core'
+           installGlobalDispatcher({ upstream: 'aws-alb' })            // every fetch in the process
+  Fastify  import fastifyStaleguard from '@staleguard/fastify'
+           await app.register(fastifyStaleguard, { upstream: 'aws-alb' }) // then request.fetch(url) in handlers
+  Express  import staleguard from '@staleguard/express'
+           app.use(staleguard({ upstream: 'aws-alb' }))                 // then req.fetch(url)
+  Koa      import staleguard from '@staleguard/koa'
+           app.use(staleguard({ upstream: 'aws-alb' }))                 // then ctx.fetch(url)
+
+  Presets: ${Object.keys(INTERMEDIARY_IDLE_TIMEOUTS).join(', ')};
+  or { upstreamIdleTimeout: ms }, which \`npx staleguard probe <url>\` measures. Give a POST that is safe to
+  repeat an Idempotency-Key header so it can be retried, and run with NODE_DEBUG=staleguard to see every
+  stale failure, retry and learned limit as it happens.`
+
+/**
+ * A note under the table for each scenario with request kinds where no client had a single failure (0 in
+ * every column), once per scenario: those rows say the hop did not race this time, not that nothing can go wrong.
+ */
+function explainQuietScenarios(rows: readonly Row[]): void {
+  const quiet = new Map<HopKind, string[]>()
+  for (const row of rows) {
+    const group = rows.filter((r) => r.hop === row.hop && r.requests === row.requests)
+    const allZero = group.every((r) => r.lost === 0 && r.retries === '0' && r.firstAttemptFailures === '0')
+    const labels = quiet.get(row.hop) ?? []
+    if (allZero && !labels.includes(row.requests)) quiet.set(row.hop, [...labels, row.requests])
+  }
+  for (const [hop, labels] of quiet)
+    console.log(`\n${wrap(`${hop}, ${labels.join(' and ')}: 0 for every client. ${WHY_NOTHING_FAILED[hop]}`)}`)
+}
+
+/** Wraps a paragraph to 110 columns, like the rest of the output. */
+function wrap(text: string): string {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > 110) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line ? `${line} ${word}` : word
+    }
+  }
+  return [...lines, line].join('\n')
 }
 
 function printTable(rows: readonly Row[]): void {

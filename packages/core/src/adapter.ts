@@ -11,3 +11,12 @@ export {
 export { RequestScope, type IncomingRequest } from './scope/request-scope.js'
 export type { RequestScopeOptions } from './scope/scope-options.js'
 export type { DescribeIncoming } from './scope/scope-accessors.js'
+// The types the adapter API above names, so an adapter can spell them from this entry point alone.
+export type { ResolvedScopeOptions } from './scope/scope-options.js'
+export type { AbortableCall, DispatchScope } from './dispatch/call-scope.js'
+export type { StaleguardOptions } from './config/options.js'
+export type { ServerTuningOptions } from './scope/server-tuning.js'
+export type { StaleguardStats } from './observe/stats.js'
+export type { StaleguardLogger } from './observe/events.js'
+export type { StaleguardRequestScope } from './scope/request-scope.js'
+export type { StaleguardRequest } from './api/create-request.js'

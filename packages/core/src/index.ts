@@ -11,6 +11,8 @@ export {
   StaleguardOptionError,
   type OriginOptions,
   type RetryBudgetOptions,
+  type ProxyOption,
+  type ProxySettings,
   type RetryOptions,
   type StaleguardOptions,
 } from './config/options.js'
@@ -22,6 +24,7 @@ export {
   type IdleLimitEvent,
   type RetryEvent,
   type StaleFailureEvent,
+  type StaleFailureFacts,
   type StaleguardLogger,
 } from './observe/events.js'
 export type { StaleguardRequestScope } from './scope/request-scope.js'
@@ -29,6 +32,7 @@ export { tuneServer, type ServerTimeouts, type ServerTuningOptions } from './sco
 export { formatReport as formatProbeReport } from './probe/report-text.js'
 export {
   probeIdleLimit,
+  type ConnectionProgress,
   type ProbeObservation,
   type ProbeOptions,
   type ProbeOutcome,
@@ -39,7 +43,18 @@ export {
   formatPrometheusMetrics,
   registerPromClientMetrics,
   STALEGUARD_METRICS,
+  type MetricDefinition,
   type MetricsOptions,
+  type PromMetricConfig,
   type PromClientLike,
   type StatsSource,
 } from './observe/metrics.js'
+export {
+  registerOpenTelemetryMetrics,
+  type MetricAttributes,
+  type ObservableInstrument,
+  type OpenTelemetryMeter,
+  type OpenTelemetryMeterProvider,
+  type OpenTelemetryMetricsOptions,
+  type OpenTelemetryMetricsRegistration,
+} from './observe/opentelemetry-metrics.js'

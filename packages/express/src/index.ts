@@ -3,6 +3,11 @@ import type { StaleguardLogger, StaleguardRequestScope } from '@staleguard/core'
 import { type AppInstallationOptions, type ScopeControls, createAppInstallation } from '@staleguard/core/adapter'
 import type { NextFunction, Request, Response } from 'express'
 
+/**
+ * The middleware's options: core's dispatcher options, the request scope's (`requestIdHeader`, `traceHeaders`,
+ * `timeout`), server tuning (`server`, `behind`) and ownership (`dispatcher`, `installGlobal`). A bad value
+ * makes `staleguard(options)` throw a `StaleguardOptionError`.
+ */
 export type ExpressStaleguardOptions = AppInstallationOptions
 
 declare global {
@@ -18,6 +23,7 @@ declare global {
 
 /** The middleware, plus what Express has no hook for: closing what it owns. */
 export interface StaleguardMiddleware extends ScopeControls {
+  /** Puts `req.fetch` and `req.staleguard` on the request (its scope opens on first use) and calls `next`. */
   (req: Request, res: Response, next: NextFunction): void
 }
 

@@ -9,11 +9,19 @@ import {
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
+/**
+ * The plugin's options: core's dispatcher options, the request scope's (`requestIdHeader`, `traceHeaders`,
+ * `timeout`), server tuning (`server`, `behind`) and ownership (`dispatcher`, `installGlobal`). Fastify's own
+ * `register` keys (`prefix`, `logLevel`, `logSerializers`) are left to Fastify. A bad value makes
+ * `await app.register(…)` reject with a `StaleguardOptionError`.
+ */
 export type FastifyStaleguardOptions = AppInstallationOptions
 
 /** `app.staleguard`: the dispatcher the plugin uses and its counters. */
 export interface FastifyStaleguard {
+  /** The dispatcher `request.fetch` sends through: the one the plugin built, or the `dispatcher` option. */
   readonly dispatcher: AppInstallation['dispatcher']
+  /** Its counters, in total and per origin; undefined when it is not a staleguard dispatcher. */
   stats(): StaleguardStats | undefined
 }
 
@@ -25,6 +33,7 @@ declare module 'fastify' {
     readonly staleguard: StaleguardRequestScope
   }
   interface FastifyInstance {
+    /** The plugin's dispatcher and its counters (`app.staleguard.stats()`). */
     readonly staleguard: FastifyStaleguard
   }
 }

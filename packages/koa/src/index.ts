@@ -3,6 +3,11 @@ import type { StaleguardLogger, StaleguardRequestScope } from '@staleguard/core'
 import { type AppInstallationOptions, type ScopeControls, createAppInstallation } from '@staleguard/core/adapter'
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa'
 
+/**
+ * The middleware's options: core's dispatcher options, the request scope's (`requestIdHeader`, `traceHeaders`,
+ * `timeout`), server tuning (`server`, `behind`) and ownership (`dispatcher`, `installGlobal`). A bad value
+ * makes `staleguard(options)` throw a `StaleguardOptionError`.
+ */
 export type KoaStaleguardOptions = AppInstallationOptions
 
 declare module 'koa' {

@@ -22,6 +22,10 @@ export interface Http2Upstream {
   readonly arrivals: Map<string, string[]>
   /** Streams refused by a GOAWAY (`goawayOnRequestAfterIdleMs`). */
   readonly refused: number
+  /** Sessions (connections) accepted so far. */
+  readonly sessionsOpened: number
+  /** A crash and a restart on the same port: every session dropped without a GOAWAY, then listening again. */
+  restart(): Promise<void>
   close(): Promise<void>
 }
 
@@ -62,13 +66,31 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
     })
   })
   server.setTimeout(options.sessionIdleMs)
+  const sessions = new Set<http2.Http2Session>()
+  let sessionsOpened = 0
+  server.on('session', (session) => {
+    sessionsOpened++
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+  })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
   return {
-    origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    origin: `https://127.0.0.1:${port}`,
     arrivals,
     get refused() {
       return refused
+    },
+    get sessionsOpened() {
+      return sessionsOpened
+    },
+    async restart() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      for (const session of sessions) session.destroy()
+      await closed
+      server.listen(port, '127.0.0.1')
+      await once(server, 'listening')
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }

@@ -9,6 +9,8 @@ export interface ReceivedRequest {
   readonly path: string
   readonly body: string
   readonly headers: http.IncomingHttpHeaders
+  /** The headers as they came, `[name, value, …]`: `headers` joins repeated ones, this keeps each. */
+  readonly rawHeaders: readonly string[]
   /** Which connection carried it (1-based, in accept order). */
   readonly connection: number
   /** When it arrived (`performance.now()` of the lab's process). */
@@ -77,6 +79,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
         path: url.pathname,
         body: Buffer.concat(chunks).toString('utf8'),
         headers: req.headers,
+        rawHeaders: req.rawHeaders,
         connection: connectionIds.get(req.socket) ?? 0,
         receivedAt: performance.now(),
         remoteAddress: req.socket.remoteAddress ?? '',

@@ -20,6 +20,10 @@ export type DispatcherForBody = (source: BodySource | undefined) => object
  * holds) that goes through a staleguard dispatcher. An explicit `init.dispatcher` still wins.
  */
 export function createFetch(options?: StaleguardOptions): StaleguardFetch
+/**
+ * A `fetch` with the global signature that goes through the dispatcher passed in (a staleguard one, composed
+ * or not, or any undici dispatcher); it is borrowed, and closing it stays the caller's business.
+ */
 export function createFetch<D extends Dispatcher>(dispatcher: D): StaleguardFetch<D>
 export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFetch<Dispatcher> {
   const dispatcher = dispatcherFrom(arg)

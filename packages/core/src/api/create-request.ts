@@ -27,6 +27,10 @@ export type StaleguardRequest<D extends Dispatcher = StaleguardDispatcher> = (<T
  * retry rules as fetch (a `Readable` body is a stream and is never replayed; strings and buffers are).
  */
 export function createRequest(options?: StaleguardOptions): StaleguardRequest
+/**
+ * The fast path through the dispatcher passed in (a staleguard one, composed or not, or any undici
+ * dispatcher); it is borrowed, and closing it stays the caller's business.
+ */
 export function createRequest<D extends Dispatcher>(dispatcher: D): StaleguardRequest<D>
 export function createRequest(arg?: StaleguardOptions | Dispatcher): StaleguardRequest<Dispatcher> {
   return requestThrough(dispatcherFrom(arg))

@@ -5,7 +5,9 @@ import type { StaleguardOptions } from '../config/options.js'
 import { SLOT_V1, SLOT_V2, globalDispatcherInPlace, slots } from '../http/global-slots.js'
 import { mockAgentInPlace, warnOnReplacing, watchForDisplacement } from './global-dispatcher-in-place.js'
 
+/** What `installGlobalDispatcher` returns: the dispatcher in place, and the way to take it back. */
 export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardDispatcher> {
+  /** The dispatcher installed: the one created from the options, or the one passed in. */
   readonly dispatcher: D
   /**
    * Whether Node's fetch goes through this installation's dispatcher now: false once another dispatcher was
@@ -57,6 +59,10 @@ function registry(): Registry {
  * (`STALEGUARD_DISPATCHER_REPLACED`) that names it.
  */
 export function installGlobalDispatcher(options?: StaleguardOptions): GlobalDispatcherInstallation<StaleguardDispatcher>
+/**
+ * Installs a dispatcher you built (`createDispatcher(…)`, composed or not, or any undici dispatcher) as the
+ * process-wide one. It is borrowed: `restore()` puts the previous one back and never closes it.
+ */
 export function installGlobalDispatcher<D extends Dispatcher>(dispatcher: D): GlobalDispatcherInstallation<D>
 export function installGlobalDispatcher(
   arg?: StaleguardOptions | Dispatcher,

@@ -32,6 +32,7 @@ export const INTERMEDIARY_IDLE_TIMEOUTS = {
   cloudflare: { idleTimeoutMs: 400_000, closes: 'FIN' },
 } as const satisfies Record<string, { idleTimeoutMs: number; closes: string }>
 
+/** A preset name, for `upstream` (a hop in front of the services the app calls) and `behind` (one in front of the app). */
 export type Intermediary = keyof typeof INTERMEDIARY_IDLE_TIMEOUTS
 
 export const INTERMEDIARIES = Object.keys(INTERMEDIARY_IDLE_TIMEOUTS) as Intermediary[]

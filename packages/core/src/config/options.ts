@@ -4,39 +4,67 @@ import type { Intermediary } from './intermediaries.js'
 /** RFC 9110 §9.2.2 idempotent methods, plus QUERY (idempotent by definition, undici 8.6 retries it too). */
 export const IDEMPOTENT_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY']
 
+/**
+ * The retry budget of one origin (`retry.budget`): a cap on retries while an upstream keeps failing, so that
+ * retries never multiply the load on a service that is down.
+ */
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of the requests in the window, 0–1 (a retry that got a response gives its share back). Default 0.2. */
   ratio?: number
-  /** Retries always allowed per window, however quiet the service. Default 10. */
+  /** Retries always allowed per window, however quiet the service: an integer, 0–10 000. Default 10. */
   minRetries?: number
-  /** Length of the sliding window in ms. Default 10 000. */
+  /** Length of the sliding window in ms, an integer from 1000 to 3 600 000. Default 10 000. */
   windowMs?: number
 }
 
+/**
+ * When a request that died on a stale socket is sent again (the `retry` option). An origin's `retry` object
+ * refines the global one: the fields it leaves out keep the global values.
+ */
 export interface RetryOptions {
-  /** Most re-sends of one request, 1–3. Default 1. */
+  /** Most re-sends of one request, an integer 1–3. Default 1. */
   maxRetries?: number
-  /** Methods safe to send twice. Default GET HEAD OPTIONS TRACE PUT DELETE QUERY; any method with an Idempotency-Key also qualifies. */
+  /**
+   * Methods safe to send twice, case-insensitive; each a non-empty string. Default GET HEAD OPTIONS TRACE PUT
+   * DELETE QUERY ({@link IDEMPOTENT_METHODS}); any method with an Idempotency-Key header also qualifies.
+   */
   methods?: readonly string[]
-  /** Cap on retries when an upstream keeps failing, or `false` for none. */
+  /** Cap on retries when an upstream keeps failing, or `false` for none. Default: the budget's defaults. */
   budget?: false | RetryBudgetOptions
-  /** Largest fetch body (bytes) kept in memory so it can be replayed. Default 8 MiB. */
+  /**
+   * Largest fetch body (bytes) kept in memory so it can be replayed, an integer from 0 to 1 GiB; a larger
+   * body is sent but never replayed. Default 8 MiB.
+   */
   maxReplayBodyBytes?: number
 }
 
 /** Settings that can be given for all origins and overridden per origin. */
 export interface OriginOptions {
-  /** Idle time in ms after which a pooled socket is retired. Default 4000, or derived from the upstream. */
+  /**
+   * Idle time in ms after which a pooled socket is retired, an integer from 1 to 3 600 000 and below the
+   * path's idle timeout when one is known (`upstreamIdleTimeout`, `upstream`). Default 4000, or derived
+   * safely below the path's idle timeout ({@link idleLimitBelow}).
+   */
   keepAliveTimeout?: number
-  /** Ceiling in ms for a server's `Keep-Alive: timeout=` hint: it may lower the idle time, never raise it above this. Default: keepAliveTimeout. */
+  /**
+   * Ceiling in ms for a server's `Keep-Alive: timeout=` hint: it may lower the idle time, never raise it above
+   * this. An integer from `keepAliveTimeout` to 3 600 000 (below the path's idle timeout when one is known).
+   * Default: keepAliveTimeout.
+   */
   keepAliveMaxTimeout?: number
-  /** The shortest idle timeout (ms) of any hop on the path; the idle limit is derived safely below it. */
+  /**
+   * The shortest idle timeout (ms) of any hop on the path, an integer from 100 to 86 400 000; the idle limit is
+   * derived safely below it. Measure it with `staleguard probe`. Default: none.
+   */
   upstreamIdleTimeout?: number
-  /** Known hops on the path; their default idle timeouts apply, and the shortest wins. */
+  /**
+   * Known hops on the path, one preset or a non-empty array ({@link INTERMEDIARY_IDLE_TIMEOUTS}); their default
+   * idle timeouts apply, and the shortest (with `upstreamIdleTimeout`) wins. Default: none.
+   */
   upstream?: Intermediary | readonly Intermediary[]
-  /** Most sockets per origin. Default: unlimited, as undici. */
+  /** Most sockets per origin, an integer from 1 to 65 535. Default: unlimited, as undici. */
   connections?: number
-  /** Safe-retry settings, or `false` to never retry. */
+  /** Safe-retry settings, or `false` to never retry. Default: one retry, with the budget's defaults. */
   retry?: false | RetryOptions
   /**
    * Lower an origin's idle limit after a stale failure (and raise it back slowly), and learn the number of
@@ -44,23 +72,23 @@ export interface OriginOptions {
    */
   learnIdleLimit?: boolean
   /**
-   * Retire a connection once it is this old (ms, 100 or more), when it is idle; each connection's age is
-   * drawn up to 10 % below it, so a fleet does not reconnect in step. For upstreams whose addresses move
-   * (DNS failover, scaling load balancers, blue/green swaps). Default: none.
+   * Retire a connection once it is this old (ms, an integer from 100 to 86 400 000), when it is idle; each
+   * connection's age is drawn up to 10 % below it, so a fleet does not reconnect in step. For upstreams whose
+   * addresses move (DNS failover, scaling load balancers, blue/green swaps). Default: none.
    */
   maxConnectionAge?: number
-  /** Retire a connection after this many requests, when it is idle. Default: none. */
+  /** Retire a connection after this many requests, when it is idle: an integer from 1 to 10⁹. Default: none. */
   maxRequestsPerConnection?: number
   /**
    * Negotiate HTTP/2 with `https:` origins that offer it (ALPN). Default: what the runtime's own fetch does,
    * on with Node 26 (undici 8), off before, so installing staleguard never changes the protocol.
    */
   allowH2?: boolean
-  /** undici `headersTimeout` in ms. */
+  /** undici `headersTimeout` in ms, an integer from 0 (none) to 3 600 000. Default: undici's (300 000). */
   headersTimeout?: number
-  /** undici `bodyTimeout` in ms. */
+  /** undici `bodyTimeout` in ms, an integer from 0 (none) to 3 600 000. Default: undici's (300 000). */
   bodyTimeout?: number
-  /** undici connector options (TLS `ca`, `servername`, connect `timeout`, …). */
+  /** undici connector options (TLS `ca`, `servername`, connect `timeout`, …), an object. Default: undici's. */
   connect?: buildConnector.BuildOptions
 }
 
@@ -90,8 +118,16 @@ export interface ProxySettings {
  */
 export type ProxyOption = 'env' | string | URL | ProxySettings | false
 
+/**
+ * Everything a staleguard dispatcher takes (`createDispatcher`, `installGlobalDispatcher`, `createFetch`,
+ * `createRequest`, and the adapters). Every option is checked when the dispatcher is built: a value outside
+ * its range, or an unknown key, throws a {@link StaleguardOptionError} naming it.
+ */
 export interface StaleguardOptions extends OriginOptions {
-  /** Per-origin overrides, keyed by origin (`https://api.example.com`). Each option replaces the global one. */
+  /**
+   * Per-origin overrides, keyed by origin (`https://api.example.com`; keys must be absolute URLs, and
+   * `https://API.example:443/` names the same origin). Each option replaces the global one.
+   */
   origins?: Record<string, OriginOptions>
   /**
    * The forward proxy requests go through. Default: what the process does without staleguard: `'env'` when
@@ -133,7 +169,12 @@ export interface ResolvedOriginOptions {
 
 /** Thrown at construction for an option outside its accepted range; `option` names it. */
 export class StaleguardOptionError extends TypeError {
+  /** The option's path as written: `keepAliveTimeout`, `retry.maxRetries`, `origins['https://a.example'].connections`. */
   readonly option: string
+  /**
+   * The message is `staleguard: option <option> <expectation> (got <value>)`, the option's name in backticks:
+   * for `retry.maxRetries: 4`, "must be an integer from 1 to 3 retries (got 4)".
+   */
   constructor(option: string, expectation: string, value: unknown) {
     super(`staleguard: option \`${option}\` ${expectation} (got ${describe(value)})`)
     this.name = 'StaleguardOptionError'

@@ -185,7 +185,8 @@ export class OriginState {
   #reportEvicted(sockets: number, minIdleMs: number, reason: EvictEvent['reason']): void {
     if (sockets === 0) return
     this.counters.socketsEvicted += sockets
-    reportEviction({ origin: this.key, sockets, minIdleMs, reason })
+    // Whole ms, like every idle time staleguard reports (half an odd idle time is not).
+    reportEviction({ origin: this.key, sockets, minIdleMs: Math.round(minIdleMs), reason })
   }
 
   #armRetirement(record: TrackedSocket, delayMs: number): void {

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
 import { attachDiagnostics, explain } from '../observe/diagnostics.js'
-import { type StaleFailureFacts, reportRetry, reportStaleFailure } from '../observe/events.js'
+import { type StaleFailureFacts, reportRetry, reportRetryOutcome, reportStaleFailure } from '../observe/events.js'
 import { RecordedBody } from '../retry/recorded-body.js'
 import {
   type BodyReplay,
@@ -186,7 +186,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#responseStarted = true
       // No replay from here on, but the upload may still be running: servers answer before reading it all.
       this.#body?.stopRecording()
-      if (this.#attempt > 1) this.#retrySucceeded()
+      if (this.#attempt > 1) this.#retrySucceeded(statusCode)
       if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
       this.#noteServerRequestLimit(headers)
     }
@@ -215,10 +215,16 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#client = null
     const failed = this.#socket
     this.#releaseSocket()
-    const decision = this.#decide(error, failed)
+    const now = performance.now()
+    const { decision, stale } = this.#decide(error, failed, now)
     const facts = this.#facts(error, decision)
+    // A retry that failed too says so (NODE_DEBUG), before the line for its failure.
+    if (this.#attempt > 1) reportRetryOutcome(facts)
+    // The failure is reported before what it teaches the origin (`#learn`), so the stale line and event come
+    // first, then the evictions and the idle-limit change it caused.
     if (decision === 'retried') {
       reportStaleFailure(facts, this.#scope?.logger, null)
+      if (stale) this.#learn(failed as TrackedSocket, now)
       this.#retry(error)
       return
     }
@@ -227,11 +233,13 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     const explanation = explain(facts)
     attachDiagnostics(error, { ...facts, explanation })
     if (facts.staleSocketError && decision !== 'aborted') reportStaleFailure(facts, this.#scope?.logger, explanation)
+    if (stale) this.#learn(failed as TrackedSocket, now)
     if (!this.#downstream.onError) throw error
     this.#downstream.onError(error)
   }
 
-  #decide(error: Error, failed: TrackedSocket | null): RetryDecision {
+  /** Whether the failed attempt goes again, and whether the origin learns from it (`stale`, see `#learn`). */
+  #decide(error: Error, failed: TrackedSocket | null, now: number): { decision: RetryDecision; stale: boolean } {
     // 1. What the failure is, from what this attempt saw.
     const kind = classifyFailure({
       aborted: this.#aborted,
@@ -245,17 +253,14 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
         (failed !== null && !failed.multiplexed && failed.socket.bytesRead > this.#bytesReadAtStart),
       unprocessed: failed?.multiplexed === true && streamWasUnprocessed(failed, this.#streamId, error),
     })
-    if (kind !== 'stale' && kind !== 'unprocessed') return kind
+    if (kind !== 'stale' && kind !== 'unprocessed') return { decision: kind, stale: false }
 
-    // 2. What a stale failure teaches the origin, whatever happens to this request: it is counted, the idle
-    // limit learns from it, and the idle sockets that must be as dead are closed. (An unprocessed stream on a
-    // session that had been idle is such a failure too; one refused on a busy session is not.)
-    const now = performance.now()
-    const staleSession = this.#reused && failed !== null && hasStaleSocketShape(error)
-    if (kind === 'stale' || staleSession)
-      this.#origin.recordStaleFailure(failed as TrackedSocket, this.#idleMs ?? 0, now)
+    // 2. Whether a stale failure teaches the origin, whatever happens to this request (`#learn`, once the
+    // failure is reported). An unprocessed stream on a session that had been idle is such a failure too; one
+    // refused on a busy session is not.
+    const stale = kind === 'stale' || (this.#reused && failed !== null && hasStaleSocketShape(error))
 
-    // 3. Whether it may go again.
+    // 3. Whether it may go again. (Nothing here depends on what the origin learns in step 2.)
     const budget = this.#origin.budget
     const decision = retryDecisionFor({
       retry: this.#origin.options.retry,
@@ -272,7 +277,15 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       },
     })
     if (decision === 'budget-exhausted') this.#origin.counters.retriesDeniedByBudget++
-    return decision
+    return { decision, stale }
+  }
+
+  /**
+   * What a stale failure teaches the origin: it is counted, the idle limit learns from it, and the idle
+   * sockets that must be as dead are closed. Before `#retry`, which forgets this attempt's idle time.
+   */
+  #learn(failed: TrackedSocket, now: number): void {
+    this.#origin.recordStaleFailure(failed, this.#idleMs ?? 0, now)
   }
 
   /** The server's own word on how many more requests this connection takes (`Keep-Alive: max=`). */
@@ -283,8 +296,15 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     if (max !== null) socket.serverRequestLimit = socket.requests + max
   }
 
-  #retrySucceeded(): void {
+  #retrySucceeded(statusCode: number): void {
     this.#origin.counters.retriesSucceeded++
+    reportRetryOutcome({
+      origin: this.#origin.key,
+      method: this.#method(),
+      path: this.#options.path,
+      attempt: this.#attempt,
+      statusCode,
+    })
     if (this.#budgetTakenAt === null) return
     this.#origin.budget?.refundRetry(this.#budgetTakenAt, performance.now())
     this.#budgetTakenAt = null

@@ -1,19 +1,13 @@
 import type { Agent as UndiciAgent, Dispatcher, Pool as UndiciPool } from 'undici'
-import { globalDispatcherInPlace } from '../http/global-slots.js'
-import { Agent, Pool, UndiciDispatcher, buildConnector } from '../http/undici.js'
+import { Agent, Pool, UndiciDispatcher } from '../http/undici.js'
 import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
 import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
-import type { OriginOptions, StaleguardOptions } from '../config/options.js'
+import type { StaleguardOptions } from '../config/options.js'
 import { normalizeOriginKey, resolveOriginOptions, validateOptions } from '../config/resolve-options.js'
-import {
-  createProxyClient,
-  forwardConnector,
-  forwardRequestOptions,
-  tunnelConnector,
-} from '../proxy/proxy-connectors.js'
-import { type ProxyPlan, type ProxyRoute, kProxyOption, planProxy } from '../proxy/proxy-plan.js'
-import { type OriginPath, OriginState } from './origin-state.js'
+import { kProxyOption } from '../proxy/proxy-plan.js'
+import { OriginPaths } from './origin-paths.js'
+import { OriginState } from './origin-state.js'
 import type { DispatchScope } from './call-scope.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
@@ -40,9 +34,7 @@ const MAX_IDLE_ORIGINS = 1_000
  */
 export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
-  readonly #proxy: ProxyPlan
-  /** Per proxy, the pool its CONNECT requests go through. */
-  readonly #proxyClients = new Map<ProxyRoute, UndiciPool>()
+  readonly #paths: OriginPaths
   /**
    * One pool per origin, kept for as long as the origin is: undici's Agent drops a pool whenever its
    * connection count touches zero, even with a request waiting, and every request after a closed or evicted
@@ -66,16 +58,20 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   /** @internal */
   readonly [kTarget]: StaleguardDispatcher = this
 
+  /**
+   * Checks every option up front: one outside its accepted range throws a {@link StaleguardOptionError} here,
+   * naming it, not on the first request to an origin. Options and their ranges: {@link StaleguardOptions}.
+   */
   constructor(options: StaleguardOptions = {}) {
     super()
     validateOptions(options)
     this.#options = options
-    this.#proxy = planProxy(options.proxy, globalDispatcherInPlace())
+    this.#paths = new OriginPaths(options.proxy)
   }
 
   /** @internal What this dispatcher's requests go through, for a staleguard dispatcher created after it. */
   get [kProxyOption](): StaleguardOptions['proxy'] {
-    return this[kTarget].#proxy.option
+    return this[kTarget].#paths.option
   }
 
   /** A request scope's calls come marked with it (`kCallScope`), so logs and diagnostics name the request. */
@@ -105,7 +101,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     this.#newConnectionClients.add(client)
     client.dispatch(options, handler)
     // Close once that one request is done; the socket is not kept.
-    client.close().finally(() => this.#newConnectionClients.delete(client))
+    closeQuietly(client).finally(() => this.#newConnectionClients.delete(client))
   }
 
   /** @internal */
@@ -115,6 +111,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
 
   /** The same dispatcher, its `close`, `destroy` and `stats` intact, with the interceptors in front of it. */
   override compose(interceptors: Dispatcher.DispatcherComposeInterceptor[]): StaleguardDispatcher
+  /** The same, with the interceptors passed one by one. */
   override compose(...interceptors: Dispatcher.DispatcherComposeInterceptor[]): StaleguardDispatcher
   override compose(...args: unknown[]): StaleguardDispatcher {
     return (super.compose as (...a: unknown[]) => unknown)(...args) as StaleguardDispatcher
@@ -133,10 +130,13 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     for (const state of this.#origins.values()) {
       addCounters(total, state.counters)
       openSockets += state.sockets.size
+      let activeSockets = 0
+      for (const record of state.sockets) if (record.busy) activeSockets++
       origins[state.key] = {
         origin: state.key,
         ...state.counters,
         openSockets: state.sockets.size,
+        activeSockets,
         requestsPerSocket: requestsPerSocket(state.counters),
         proxy: state.path.proxy,
         idleLimitMs: state.idleLimitMs,
@@ -147,12 +147,17 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     return { ...total, openSockets, origins }
   }
 
+  /**
+   * Closes every pool and retry connection this dispatcher opened, each once its requests in flight have
+   * finished; resolves when all are closed. A stale failure is no longer retried from then on.
+   */
   override close(): Promise<void>
+  /** `close()`, calling `callback` when done instead of returning a promise. */
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | void {
     const self = this[kTarget]
     self.#closed = true
-    const done = Promise.all([...self.#dispatchers()].map((d) => d.close())).then(() => {})
+    const done = Promise.all([...self.#dispatchers()].map(closeQuietly)).then(() => {})
     if (callback) {
       done.then(callback, callback)
       return
@@ -160,9 +165,13 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     return done
   }
 
+  /** Closes every connection at once: requests in flight fail (with undici's `ClientDestroyedError`). */
   override destroy(): Promise<void>
+  /** Closes every connection at once; requests in flight fail with `error` (undici's own error when null). */
   override destroy(error: Error | null): Promise<void>
+  /** `destroy()`, calling `callback` when done instead of returning a promise. */
   override destroy(callback: () => void): void
+  /** `destroy(error)`, calling `callback` when done. */
   override destroy(error: Error | null, callback: () => void): void
   override destroy(errorOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null)
@@ -177,6 +186,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     return done
   }
 
+  /** True once `close()` or `destroy()` was called, on this dispatcher or on one composed from it. */
   get closed(): boolean {
     return this[kTarget].#closed
   }
@@ -185,7 +195,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   *#dispatchers(): Iterable<Dispatcher> {
     yield* this.#pools.values()
     yield* this.#newConnectionClients
-    yield* this.#proxyClients.values()
+    yield* this.#paths.dispatchers()
     if (this.#invalidOrigins !== null) yield this.#invalidOrigins
   }
 
@@ -250,35 +260,11 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     if (state === undefined) {
       const options = resolveOriginOptions(this.#options, key)
       // ALPN is the connector's to offer: undici's Client hands `allowH2` only to a connector it builds itself.
-      state = new OriginState(key, options, this.#pathTo(key, { allowH2: options.allowH2, ...options.connect }))
+      state = new OriginState(key, options, this.#paths.pathTo(key, { allowH2: options.allowH2, ...options.connect }))
       this.#origins.set(key, state)
       this.#forgetIdleOrigins()
     }
     return state
-  }
-
-  /** Direct, or through the proxy the plan names for this origin: a tunnel, or a forward proxy for `http:`. */
-  #pathTo(key: string, connect: NonNullable<OriginOptions['connect']>): OriginPath {
-    const target = new URL(key)
-    const route = this.#proxy.routeFor(target)
-    if (route === null) return { connect: buildConnector({ ...connect }), proxy: null, forward: null }
-    if (target.protocol === 'http:' && !route.tunnel) {
-      return {
-        connect: forwardConnector(route),
-        proxy: route.label,
-        forward: (options) => forwardRequestOptions(route, options),
-      }
-    }
-    let client = this.#proxyClients.get(route)
-    if (client === undefined) {
-      client = createProxyClient(route)
-      this.#proxyClients.set(route, client)
-    }
-    return {
-      connect: tunnelConnector(route, client, { ...route.requestTls, ...connect } as typeof connect),
-      proxy: route.label,
-      forward: null,
-    }
   }
 
   #forgetIdleOrigins(): void {
@@ -292,6 +278,17 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       this.#pools.delete(state)
     }
   }
+}
+
+/**
+ * Closes a dispatcher this one owns, unless undici already destroyed it (an HTTP/2 Client can be, when its
+ * session fails): closing it again would only reject with `ClientDestroyedError`.
+ */
+function closeQuietly(dispatcher: Dispatcher): Promise<void> {
+  if ((dispatcher as { destroyed?: boolean }).destroyed === true) return Promise.resolve()
+  return dispatcher.close().catch((error: { code?: unknown }) => {
+    if (error?.code !== 'UND_ERR_DESTROYED') throw error
+  })
 }
 
 /** Attempts written per connection opened, to two decimals. */

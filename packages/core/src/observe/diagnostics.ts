@@ -8,8 +8,11 @@ import type { RetryDecision } from '../retry/retry-decision.js'
  * with {@link getStaleguardDiagnostics}.
  */
 export interface StaleguardDiagnostics {
+  /** The origin the request was sent to (`https://api.example.com`). */
   readonly origin: string
+  /** The request's method, as sent. */
   readonly method: string
+  /** The request's path and query. */
   readonly path: string
   /** The failed socket had carried an earlier request. */
   readonly reused: boolean
@@ -74,7 +77,7 @@ function reasonFor(d: Omit<StaleguardDiagnostics, 'explanation'> & { readonly er
   const timeoutMs = (d.error as { [kTimeoutMs]?: number })[kTimeoutMs]
   return timeoutMs === undefined
     ? REASONS.aborted
-    : `it timed out after ${timeoutMs} ms (the \`timeout\` option) and was not retried`
+    : `it timed out after ${Math.round(timeoutMs)} ms (the \`timeout\` option) and was not retried`
 }
 
 export function explain(d: Omit<StaleguardDiagnostics, 'explanation'> & { readonly error?: unknown }): string {

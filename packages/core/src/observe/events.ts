@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { debuglog } from 'node:util'
+import type { RetryDecision } from '../retry/retry-decision.js'
 import type { StaleguardDiagnostics } from './diagnostics.js'
 
 /**
@@ -28,20 +29,29 @@ export type StaleFailureFacts = Omit<StaleguardDiagnostics, 'explanation'> & { r
  */
 export type StaleFailureEvent = Omit<StaleFailureFacts, 'staleSocketError'>
 
+/** Payload of `staleguard:retry`, published as the retry is sent on a new connection. */
 export interface RetryEvent {
+  /** The origin the request goes to (`https://api.example.com`). */
   readonly origin: string
+  /** The request's method. */
   readonly method: string
+  /** The request's path and query. */
   readonly path: string
   /** Idle time of the socket that died. */
   readonly idleMs: number | null
   /** The attempt about to be made, 2-based. */
   readonly attempt: number
+  /** The incoming request's id, when the call came through a framework adapter. */
   readonly requestId: string | undefined
+  /** The error the stale socket produced (`ECONNRESET`, `UND_ERR_SOCKET`, …). */
   readonly error: Error
 }
 
+/** Payload of `staleguard:evict`: idle sockets of one origin closed by staleguard before a hop could kill them. */
 export interface EvictEvent {
+  /** The origin whose sockets were closed. */
   readonly origin: string
+  /** How many sockets were closed. */
   readonly sockets: number
   /** Sockets idle at least this long were closed. */
   readonly minIdleMs: number
@@ -49,16 +59,26 @@ export interface EvictEvent {
   readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime'
 }
 
+/** Payload of `staleguard:idle-limit`: the idle limit an origin's sockets are retired after changed. */
 export interface IdleLimitEvent {
+  /** The origin whose limit changed. */
   readonly origin: string
+  /** The limit in force before, ms. */
   readonly previousMs: number
+  /** The limit in force now, ms: never above the configured one. */
   readonly limitMs: number
+  /**
+   * `stale-failure`: lowered to half the idle time of a socket that died; `successful-reuses`: raised again
+   * (in 25 % steps) once failures are five minutes old and reuses after long idle times keep succeeding.
+   */
   readonly reason: 'stale-failure' | 'successful-reuses'
 }
 
 /** The subset of a pino / Fastify / bunyan-style logger staleguard uses. */
 export interface StaleguardLogger {
+  /** Retries that were sent: `fields` holds a `staleguard` object (origin, method, path, attempt, …). */
   info(fields: object, message: string): void
+  /** Failures the caller will see, with their explanation as the message and the error as `err`. */
   warn(fields: object, message: string): void
 }
 
@@ -115,6 +135,41 @@ export function reportRetry(event: RetryEvent, logger: StaleguardLogger | undefi
   }
 }
 
+/**
+ * How a retry ended, for `NODE_DEBUG=staleguard` only: the `retry` line is written when the retry is sent,
+ * this one when its response arrives (`statusCode`) or it fails too (`error`, and what was decided then).
+ */
+export type RetryOutcome = {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  /** The retry's attempt, 2-based. */
+  readonly attempt: number
+} & ({ readonly statusCode: number } | { readonly error: Error; readonly retryDecision: RetryDecision })
+
+export function reportRetryOutcome(outcome: RetryOutcome): void {
+  if ('statusCode' in outcome) {
+    debug(
+      'retry origin=%s %s %s attempt=%d succeeded: status=%d',
+      outcome.origin,
+      outcome.method,
+      outcome.path,
+      outcome.attempt,
+      outcome.statusCode,
+    )
+  } else {
+    debug(
+      'retry origin=%s %s %s attempt=%d failed: code=%s decision=%s',
+      outcome.origin,
+      outcome.method,
+      outcome.path,
+      outcome.attempt,
+      errorCode(outcome.error),
+      outcome.retryDecision,
+    )
+  }
+}
+
 export function reportEviction(event: EvictEvent): void {
   if (channels.evict.hasSubscribers) channels.evict.publish(event)
   debug(
@@ -129,10 +184,10 @@ export function reportEviction(event: EvictEvent): void {
 export function reportIdleLimit(event: IdleLimitEvent): void {
   if (channels.idleLimit.hasSubscribers) channels.idleLimit.publish(event)
   debug(
-    'idle-limit origin=%s previousMs=%d limitMs=%d reason=%s',
+    'idle-limit origin=%s previousMs=%s limitMs=%s reason=%s',
     event.origin,
-    event.previousMs,
-    event.limitMs,
+    ms(event.previousMs),
+    ms(event.limitMs),
     event.reason,
   )
 }

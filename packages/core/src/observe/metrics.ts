@@ -1,16 +1,21 @@
 import type { OriginStats, StaleguardStats } from './stats.js'
 
+/** One metric of {@link STALEGUARD_METRICS}. */
+export interface MetricDefinition {
+  /** The name without its prefix (`requests_total`; served as `staleguard_requests_total` by default). */
+  readonly name: string
+  /** The Prometheus type: counters only grow, gauges are the value now. */
+  readonly type: 'counter' | 'gauge'
+  /** The `# HELP` text. */
+  readonly help: string
+  /** Reads the metric from one origin's stats; null leaves that origin's sample out. */
+  readonly value: (origin: OriginStats) => number | null
+}
+
 /**
  * The metric catalogue, once: the Prometheus text helper and the prom-client collector both read it, so
  * the names below are the documented ones in either case. Every metric has an `origin` label.
  */
-interface MetricDefinition {
-  readonly name: string
-  readonly type: 'counter' | 'gauge'
-  readonly help: string
-  readonly value: (origin: OriginStats) => number | null
-}
-
 export const STALEGUARD_METRICS: readonly MetricDefinition[] = [
   {
     name: 'requests_total',
@@ -95,8 +100,9 @@ function readStats(source: StatsSource): StaleguardStats | undefined {
   return typeof source === 'function' ? source() : source.stats()
 }
 
+/** Options of {@link formatPrometheusMetrics} and {@link registerPromClientMetrics}. */
 export interface MetricsOptions {
-  /** Prepended to every metric name. Default `staleguard_`. */
+  /** Prepended to every metric name, as is (Prometheus names match `[a-zA-Z_:][a-zA-Z0-9_:]*`). Default `staleguard_`. */
   prefix?: string
 }
 
@@ -122,19 +128,27 @@ function escapeLabel(value: string): string {
 
 /** The part of prom-client staleguard uses; pass the module you already have (`import * as client from 'prom-client'`). */
 export interface PromClientLike<Registry> {
+  /** prom-client's `Counter` class: one per counter metric, set from the stats at each scrape. */
   Counter: new (
     config: PromMetricConfig<Registry>,
   ) => { reset(): void; inc(labels: Record<string, string>, value: number): void }
+  /** prom-client's `Gauge` class: one per gauge metric. */
   Gauge: new (
     config: PromMetricConfig<Registry>,
   ) => { reset(): void; set(labels: Record<string, string>, value: number): void }
 }
 
+/** The configuration staleguard passes to prom-client's `Counter` and `Gauge` constructors. */
 export interface PromMetricConfig<Registry> {
+  /** The metric's full name, prefix included. */
   name: string
+  /** Its help text. */
   help: string
+  /** Always `['origin']`. */
   labelNames: string[]
+  /** The registries passed to `registerPromClientMetrics` (prom-client's global one when left out). */
   registers?: Registry[]
+  /** Reads the stats when the registry is scraped. */
   collect?: () => void
 }
 

@@ -2,11 +2,14 @@ import type { StaleguardCounters } from './counters.js'
 
 /** One origin's counters and its sockets now, as `stats()` reports them. */
 export interface OriginStats extends StaleguardCounters {
+  /** The origin (`https://api.example.com`), normalized as the keys of `origins` are. */
   readonly origin: string
   /** The forward proxy this origin's requests go through (its origin, no credentials), or null for direct. */
   readonly proxy: string | null
   /** Sockets currently open to this origin. */
   readonly openSockets: number
+  /** Of those, the ones carrying a request now (the rest are idle in the pool). */
+  readonly activeSockets: number
   /** Attempts written per connection opened (to two decimals): how well keep-alive holds. 0 before any. */
   readonly requestsPerSocket: number
   /** Idle time after which sockets are retired now (learned, or configured). */
@@ -19,6 +22,8 @@ export interface OriginStats extends StaleguardCounters {
 
 /** A dispatcher's counters in total, and per origin. */
 export interface StaleguardStats extends StaleguardCounters {
+  /** Sockets currently open, all origins together. */
   readonly openSockets: number
+  /** Each origin this dispatcher has sent to, keyed by its origin. */
   readonly origins: Readonly<Record<string, OriginStats>>
 }

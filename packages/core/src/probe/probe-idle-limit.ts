@@ -1,12 +1,13 @@
 import { idleLimitBelow } from '../config/intermediaries.js'
 import { type IdleEnd, ProbeConnection, type ProbeTarget } from './probe-connection.js'
 
+/** How {@link probeIdleLimit} searches; a bad URL, method or `minMs`/`maxMs` pair throws before anything is sent. */
 export interface ProbeOptions {
-  /** Shortest idle time to try, ms. Default 1000. */
+  /** Shortest idle time to try, ms, above 0. Default 1000. */
   minMs?: number
-  /** Longest idle time to try, ms; the probe ends within this plus a bounded margin. Default 120 000. */
+  /** Longest idle time to try, ms, at least `minMs`; the probe ends within this plus a bounded margin. Default 120 000. */
   maxMs?: number
-  /** Connections left idle at once, each for a different time. Default 4. */
+  /** Connections left idle at once, each for a different time: 1 to 16 (clamped). Default 4. */
   parallel?: number
   /** Only GET or HEAD are ever sent. Default GET. */
   method?: 'GET' | 'HEAD'
@@ -18,11 +19,15 @@ export interface ProbeOptions {
   progressIntervalMs?: number
 }
 
+/** What `onProgress` is called with: the round under way and where each of its connections is. */
 export interface ProbeProgress {
+  /** The round under way, from 1; each round narrows the bracket between alive and dead. */
   readonly round: number
+  /** The idle times this round tries, ms, one per connection. */
   readonly idleTimesMs: readonly number[]
   /** The round's connections, one per idle time, in the same order. */
   readonly connections: readonly ConnectionProgress[]
+  /** Time since the probe started, ms. */
   readonly elapsedMs: number
   /** The probe ends by this elapsed time at the latest. */
   readonly deadlineMs: number
@@ -37,14 +42,19 @@ export interface ProbeProgress {
  */
 export type ConnectionState = 'opening' | 'idle' | 'reusing' | 'stopped' | ProbeOutcome
 
+/** One connection of a round, in {@link ProbeProgress}. */
 export interface ConnectionProgress {
+  /** The idle time this connection tries, ms. */
   readonly idleMs: number
+  /** Where it is now. */
   readonly state: ConnectionState
   /** How long it has sat idle so far, or sat idle in all, ms. */
   readonly idleForMs: number
 }
 
 /**
+ * What one connection showed after its idle time:
+ *
  * - `alive`: reused after that idle time and answered.
  * - `closed-fin`: the hop closed it with a FIN while idle (`endedAfterMs` says when: its idle timeout).
  * - `reset-idle`: an RST arrived while idle.
@@ -54,20 +64,31 @@ export interface ConnectionProgress {
  */
 export type ProbeOutcome = 'alive' | 'closed-fin' | 'reset-idle' | 'reset-on-reuse' | 'closed-on-reuse' | 'no-answer'
 
+/** One connection's result: the idle time it was left for and what happened. */
 export interface ProbeObservation {
+  /** The idle time tried, ms. */
   readonly idleMs: number
+  /** What the connection showed. */
   readonly outcome: ProbeOutcome
+  /** When the hop closed or reset it while idle, ms into the idle time (its idle timeout); else null. */
   readonly endedAfterMs: number | null
 }
 
+/** What {@link probeIdleLimit} found; `formatProbeReport` turns it into the CLI's text. */
 export interface ProbeReport {
+  /** The URL probed, normalized. */
   readonly url: string
+  /** The method every request used. */
   readonly method: 'GET' | 'HEAD'
+  /** False when the server closed the connection after its first answer: there is no idle limit to measure. */
   readonly keepAlive: boolean
+  /** The `timeout=` of the server's `Keep-Alive` response header, in seconds, or null when it sent none. */
   readonly keepAliveHintSeconds: number | null
+  /** Every connection's result, round by round (a connection stopped early has none). */
   readonly observations: readonly ProbeObservation[]
   /** Longest idle time a connection survived, and shortest one it did not (null: not seen). */
   readonly aliveUpToMs: number | null
+  /** Shortest idle time after which a connection was found closed, reset or silent, ms (null: none was). */
   readonly deadFromMs: number | null
   /** How the hop ends idle connections, when one was seen to. */
   readonly closes: 'FIN' | 'RST' | 'silent' | null
@@ -76,6 +97,7 @@ export interface ProbeReport {
    * `keepAliveTimeout`: the idle limit staleguard then keeps below it (`idleLimitBelow`).
    */
   readonly recommended: { readonly upstreamIdleTimeout: number; readonly keepAliveTimeout: number } | null
+  /** How long the probe took, ms. */
   readonly elapsedMs: number
 }
 

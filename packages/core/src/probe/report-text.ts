@@ -55,6 +55,12 @@ export function formatConnections(p: ProbeProgress): string[] {
   ]
 }
 
+/**
+ * A probe report as the text `staleguard probe` prints: what was sent, each idle time's outcome, the idle
+ * limit found, and the options to use as snippets for core, Fastify, Express and Koa. `options` are the
+ * search bounds the probe ran with (the ones passed to `probeIdleLimit`, defaults filled in), quoted in the
+ * text and in its advice when no limit was found.
+ */
 export function formatReport(report: ProbeReport, options: { minMs: number; maxMs: number; parallel: number }): string {
   const lines = [
     `staleguard probe ${report.url}`,

@@ -2,9 +2,9 @@ import type { ResolvedRetry } from '../config/options.js'
 import type { BodyReplay } from './request-safety.js'
 
 /**
- * Whether an attempt that failed is sent again, decided in two stages with the origin's bookkeeping between
- * them (see `SafeRetryHandler#decide`): first what the failure is, from facts alone; then, for a stale
- * failure only, the limits on sending it again.
+ * Whether an attempt that failed is sent again, decided in two stages (see `SafeRetryHandler#decide`):
+ * first what the failure is, from facts alone; then, for a stale or unprocessed failure only, the limits on
+ * sending it again. What the origin learns from the failure is recorded after both, once it is reported.
  */
 export type RetryDecision =
   /** The failure was retried on a new connection (seen in events; a caller only sees it if the retry failed too). */

@@ -15,6 +15,7 @@ export type { AppInstallationOptions } from './app-options.js'
 
 /** What the Express and Koa middleware carry besides themselves, since those frameworks have no close hook. */
 export interface ScopeControls {
+  /** The dispatcher the middleware's request scopes send through: the one it built, or the one passed in. */
   readonly dispatcher: Dispatcher
   /** Counters of the dispatcher, when it is a staleguard one. */
   stats(): StaleguardStats | undefined
@@ -29,6 +30,10 @@ export interface ScopeControls {
  * framework's events into calls to it.
  */
 export class AppInstallation {
+  /**
+   * The dispatcher every scope sends through: built from the options, the `dispatcher` option (borrowed), or
+   * a test suite's MockAgent when one is the global dispatcher (then nothing is built or installed).
+   */
   readonly dispatcher: Dispatcher
   readonly #owned: boolean
   readonly #scopeOptions: ResolvedScopeOptions
@@ -139,6 +144,10 @@ export class AppInstallation {
   }
 }
 
+/**
+ * `new AppInstallation(options)`: what an adapter calls once, when the app registers it. A bad option throws
+ * a `StaleguardOptionError` from here, whichever framework it came through.
+ */
 export function createAppInstallation(options?: AppInstallationOptions): AppInstallation {
   return new AppInstallation(options)
 }

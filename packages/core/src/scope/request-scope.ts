@@ -6,6 +6,7 @@ import { fetchVia } from '../api/create-fetch.js'
 import { type BodySource, type BodySourceOptions, kBodySource } from '../retry/request-safety.js'
 import type { StaleguardLogger } from '../observe/events.js'
 import { markTimeout } from '../observe/diagnostics.js'
+import { holdForwardedTraceHeaders, releaseForwardedTraceHeaders } from '../observe/injected-trace-context.js'
 import { toCallbackHandler } from '../dispatch/handler-bridge.js'
 import { ScopedCall } from './scoped-call.js'
 import { type StaleguardRequest, type StaleguardRequestOptions, requestThrough } from '../api/create-request.js'
@@ -25,6 +26,7 @@ export interface IncomingRequest {
    * incoming request carries no request-id header (the configured `requestIdHeader`); without either, a UUID.
    */
   readonly requestId?: string | number | undefined
+  /** The incoming request's headers: its request id and the `traceHeaders` to forward are read from them. */
   readonly headers: IncomingHttpHeaders
   /** The framework's request logger (Fastify `request.log`, pino-http `req.log`, `ctx.log`); nothing is logged without one. */
   readonly logger?: StaleguardLogger | undefined
@@ -48,6 +50,7 @@ export interface StaleguardRequestScope {
  * flight when the client goes away. Built once per incoming request, on first use.
  */
 export class RequestScope implements DispatchScope, StaleguardRequestScope {
+  /** The id sent upstream: the incoming request's own header, else the framework's id, else a new UUID. */
   readonly requestId: string
   /**
    * The incoming request, until its response is over. Express and Koa keep their scopes in a WeakMap keyed
@@ -60,7 +63,14 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   #logger: StaleguardLogger | null | undefined = undefined
   readonly #dispatcher: Dispatcher
   readonly #options: ResolvedScopeOptions
+  /** The request id (when sent) first, then the trace headers: those from `#traceFrom` on. */
   readonly #propagated: readonly (readonly [string, string])[]
+  readonly #traceFrom: 0 | 1
+  /**
+   * While calls are in flight, the forwarded trace headers are marked as this scope's, so that they yield to
+   * a tracer's own (observe/injected-trace-context.ts): only when one listens for undici's requests.
+   */
+  #holdingTrace = false
   /**
    * Upstream calls in flight, aborted here, at the dispatcher, when the client goes away. Most requests
    * make one call at a time: it takes the slot, and a Set exists only for calls made side by side.
@@ -76,6 +86,10 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   #fetch: typeof fetch | null = null
   #request: StaleguardRequest<Dispatcher> | null = null
 
+  /**
+   * A scope over `dispatcher` for one incoming request. Adapters get theirs from
+   * `AppInstallation.openScope`, which also wires it to the response; `options` are the checked scope options.
+   */
   constructor(dispatcher: Dispatcher, options: ResolvedScopeOptions, incoming: IncomingRequest) {
     this.#dispatcher = dispatcher
     this.#options = options
@@ -85,6 +99,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     this.requestId = requestIdOf(headers, options.requestIdHeader, incoming)
     const propagated: [string, string][] = []
     if (options.requestIdHeader !== null) propagated.push([options.requestIdHeader, this.requestId])
+    this.#traceFrom = propagated.length as 0 | 1
     for (const name of options.traceHeaders) {
       const value = headers[name]
       if (typeof value === 'string') propagated.push([name, value])
@@ -177,6 +192,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       call.abort(this.#abortReason)
       return
     }
+    if (!this.#holdingTrace) this.#holdingTrace = holdForwardedTraceHeaders(this.#propagated, this.#traceFrom)
     if (this.#call === null) this.#call = call
     else (this.#moreCalls ??= new Set()).add(call)
     const timeout = this.#options.timeout
@@ -187,6 +203,7 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     }
   }
 
+  /** A call is over (answered, failed or aborted): the scope no longer aborts it, and its `timeout` timer is cleared. */
   leave(call: AbortableCall): void {
     if (this.#call === call) this.#call = null
     else this.#moreCalls?.delete(call)
@@ -194,6 +211,10 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     if (timer !== undefined) {
       clearTimeout(timer)
       this.#timers!.delete(call)
+    }
+    if (this.#holdingTrace && this.#idle()) {
+      this.#holdingTrace = false
+      releaseForwardedTraceHeaders(this.#propagated, this.#traceFrom)
     }
     if (this.#ended && this.#idle()) this.#unlinkCallerSignals()
   }

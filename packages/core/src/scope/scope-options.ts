@@ -1,11 +1,24 @@
 import { StaleguardOptionError } from '../config/options.js'
 
+/** What a framework adapter's request scope sends upstream with each call, and how long a call may take. */
 export interface RequestScopeOptions {
-  /** Header that carries the incoming request's id upstream. Default `x-request-id`; `false` sends none. */
+  /**
+   * Header that carries the incoming request's id upstream (read from the incoming request under the same
+   * name, else the framework's id, else a new UUID): a header name. Default `x-request-id`; `false` sends none.
+   */
   requestIdHeader?: string | false
-  /** Incoming headers forwarded upstream when the caller did not set them. Default `traceparent`, `tracestate`. */
+  /**
+   * Incoming headers forwarded upstream when the caller did not set them. Default `traceparent`, `tracestate`.
+   * A tracer that injects its own (`@opentelemetry/instrumentation-undici`: its client span's `traceparent`)
+   * takes precedence: the forwarded copy of that header, and with a traceparent its tracestate, is not sent.
+   * An array of header names (`[]` forwards none); `cookie`, `authorization`, `proxy-authorization` and
+   * `set-cookie` are refused: the incoming request's credentials are never forwarded.
+   */
   traceHeaders?: readonly string[]
-  /** Abort each upstream call after this many ms (it combines with the caller's signal and the disconnect). */
+  /**
+   * Abort each upstream call after this many ms, an integer from 1 to 3 600 000 (it combines with the caller's
+   * signal and the disconnect; the call rejects with a `TimeoutError` that names this option). Default: none.
+   */
   timeout?: number
 }
 
@@ -15,9 +28,13 @@ const DEFAULT_TRACE_HEADERS = ['traceparent', 'tracestate']
 /** RFC 9110 token: what a header name may be. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
+/** {@link RequestScopeOptions} checked, defaults filled in and header names lower-cased. */
 export interface ResolvedScopeOptions {
+  /** The request-id header, or null when none is sent. */
   readonly requestIdHeader: string | null
+  /** The incoming headers to forward. */
   readonly traceHeaders: readonly string[]
+  /** Each call's timeout in ms, or null for none. */
   readonly timeout: number | null
 }
 

@@ -9,14 +9,24 @@ import { checkObject } from '../config/resolve-options.js'
  * answers 502 (AWS ALB's documented failure). Node ≤ 25 closes after 5 s; the ALB keeps 60 s.
  */
 export interface ServerTuningOptions {
-  /** Explicit settings for the HTTP server that serves the app. */
+  /**
+   * Explicit settings for the HTTP server that serves the app, in ms. `keepAliveTimeout`: an integer from 1 to
+   * 86 400 000, above the idle timeout of `behind` when both are given; default derived from `behind`, else
+   * 5000. `headersTimeout`: an integer above `keepAliveTimeout`; default `keepAliveTimeout` + 1000.
+   */
   server?: { keepAliveTimeout?: number; headersTimeout?: number }
-  /** The load balancer in front of the app: a preset, or its idle timeout in ms. Derives `server`. */
+  /**
+   * The load balancer in front of the app: a preset, or `{ idleTimeout }` in ms (an integer from 100 to
+   * 86 400 000). Derives `server`: its idle timeout plus 10 % of it, at least 5 s more. Default: none.
+   */
   behind?: Intermediary | { idleTimeout: number }
 }
 
+/** The timeouts {@link tuneServer} set on a server, in ms. */
 export interface ServerTimeouts {
+  /** Set as the server's `keepAliveTimeout`: how long it keeps an idle inbound connection. */
   readonly keepAliveTimeout: number
+  /** Set as the server's `headersTimeout`: always above `keepAliveTimeout`. */
   readonly headersTimeout: number
 }
 
@@ -99,6 +109,8 @@ function wholeMs(name: string, value: unknown, min: number, max: number, what: s
 /**
  * Sets the keep-alive timeouts of the HTTP server that serves the app. Call it before `listen` (Express,
  * Koa), or let the adapter do it: Fastify at registration, Express and Koa on the first request.
+ * Returns the timeouts set, or null when the options set none (the server is then left as it is); a bad
+ * option throws a {@link StaleguardOptionError}.
  */
 export function tuneServer(server: Server, options: ServerTuningOptions): ServerTimeouts | null {
   const timeouts = serverTimeoutsFor(options)
