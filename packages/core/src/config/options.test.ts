@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { idleLimitBelow } from './intermediaries.js'
 import { StaleguardOptionError } from './options.js'
-import { resolveOriginOptions, validateOptionsBeside } from './resolve-options.js'
+import { resolveOriginOptions, validateOptions } from './resolve-options.js'
 
 describe('options', () => {
   it('defaults to a 4 s idle limit with the ceiling at the same value', () => {
@@ -95,12 +95,12 @@ describe('options', () => {
       /^staleguard: option `fooBar` is not a staleguard option\. Known: keepAliveTimeout, keepAliveMaxTimeout, .*\bproxy\b.* \(got 1\)$/,
     )
     expect((thrown as Error).message).not.toContain('installGlobal')
-    expect(() => validateOptionsBeside({ fooBar: 1 }, ['installGlobal'])).toThrow(
+    expect(() => validateOptions({ fooBar: 1 } as never, ['installGlobal'])).toThrow(
       /\bproxy\b.*, installGlobal \(got 1\)$/,
     )
     // The adapter's keys are allowed beside core's there, and nowhere else.
     expect(() =>
-      validateOptionsBeside({ installGlobal: false, keepAliveTimeout: 1_000 }, ['installGlobal']),
+      validateOptions({ installGlobal: false, keepAliveTimeout: 1_000 } as never, ['installGlobal']),
     ).not.toThrow()
     expect(() => createDispatcher({ installGlobal: false } as never)).toThrow(
       '`installGlobal` is not a staleguard option',

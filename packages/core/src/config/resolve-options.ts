@@ -36,9 +36,10 @@ const RETRY_KEYS = new Set(['maxRetries', 'methods', 'budget', 'maxReplayBodyByt
 const BUDGET_KEYS = new Set(['ratio', 'minRetries', 'windowMs'])
 
 /** Validates everything up front, so a bad option fails at boot and not on the first request to an origin. */
-export function validateOptions(options: StaleguardOptions | undefined): void {
+export function validateOptions(options: StaleguardOptions | undefined, ownKeys: readonly string[] = []): void {
   const global = options ?? {}
-  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins', 'proxy']))
+  // An adapter's own keys sit beside core's: allowed here, and listed with them when a key is unknown.
+  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins', 'proxy', ...ownKeys]))
   resolveOriginOptions(global, undefined)
   if (global.origins === undefined) return
   checkObject('origins', global.origins, undefined)
@@ -210,35 +211,18 @@ function resolveRetry(
   }
 }
 
-/** An adapter's own top-level keys while {@link validateOptionsBeside} runs: allowed, and listed as known. */
-let adapterKeys: readonly string[] = []
-
-/**
- * {@link validateOptions} for the options an adapter takes, which hold its own keys beside core's: an
- * unknown key is reported once, with every option the user could have meant in the list.
- */
-export function validateOptionsBeside(options: object, ownKeys: readonly string[]): void {
-  adapterKeys = ownKeys
-  try {
-    validateOptions(options as StaleguardOptions)
-  } finally {
-    adapterKeys = []
-  }
-}
-
 /** Checks that `value` is a plain object whose keys are all in `allowed`, naming a close one for a typo. */
 export function checkObject(name: string, value: unknown, allowed: ReadonlySet<string> | undefined): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new StaleguardOptionError(name, 'must be an object', value)
   }
   if (!allowed) return
-  const known = name === 'options' && adapterKeys.length > 0 ? new Set([...allowed, ...adapterKeys]) : allowed
   for (const key of Object.keys(value)) {
-    if (!known.has(key)) {
-      const suggestion = suggestOption(key, known)
+    if (!allowed.has(key)) {
+      const suggestion = suggestOption(key, allowed)
       throw new StaleguardOptionError(
         `${name === 'options' ? '' : `${name}.`}${key}`,
-        `is not a staleguard option${suggestion ? `; did you mean ${suggestion}?` : '.'} Known: ${[...known].join(', ')}`,
+        `is not a staleguard option${suggestion ? `; did you mean ${suggestion}?` : '.'} Known: ${[...allowed].join(', ')}`,
         (value as Record<string, unknown>)[key],
       )
     }

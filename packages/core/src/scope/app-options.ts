@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { INTERMEDIARIES, INTERMEDIARY_IDLE_TIMEOUTS } from '../config/intermediaries.js'
 import { type StaleguardOptions, StaleguardOptionError } from '../config/options.js'
-import { validateOptionsBeside } from '../config/resolve-options.js'
+import { validateOptions } from '../config/resolve-options.js'
 import { type RequestScopeOptions, type ResolvedScopeOptions, resolveScopeOptions } from './scope-options.js'
 import { type ServerTimeouts, type ServerTuningOptions, serverTimeoutsFor } from './server-tuning.js'
 
@@ -42,7 +42,7 @@ export function resolveAppOptions(options: unknown): ResolvedAppOptions {
   if (options === undefined) options = {}
   checkShape(options)
   // Unknown keys (with a suggestion) and core's values first, over the adapter's keys and core's together.
-  validateOptionsBeside(options, ADAPTER_KEYS)
+  validateOptions(options as StaleguardOptions, ADAPTER_KEYS)
   const {
     dispatcher,
     installGlobal = true,
