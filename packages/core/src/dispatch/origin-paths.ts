@@ -5,7 +5,7 @@ import { buildConnector } from '../http/undici.js'
 import {
   createProxyClient,
   forwardConnector,
-  forwardRequestOptions,
+  forwardRequests,
   tunnelConnector,
 } from '../proxy/proxy-connectors.js'
 import { type ProxyPlan, type ProxyRoute, planProxy } from '../proxy/proxy-plan.js'
@@ -38,7 +38,7 @@ export class OriginPaths {
       return {
         connect: forwardConnector(route),
         proxy: route.label,
-        forward: (options) => forwardRequestOptions(route, options),
+        forward: forwardRequests(route),
       }
     }
     let client = this.#proxyClients.get(route)

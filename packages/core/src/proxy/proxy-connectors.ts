@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import type { Dispatcher, buildConnector as BuildConnector, Pool as UndiciPool } from 'undici'
 import { Pool, buildConnector } from '../http/undici.js'
+import { withHeadersIfAbsent } from '../http/request-headers.js'
 import type { ProxyRoute } from './proxy-plan.js'
 
 /** A TLS option the connector types only carry on one branch of their union. */
@@ -69,35 +70,22 @@ export function forwardConnector(route: ProxyRoute): BuildConnector.connector {
 }
 
 /**
- * A request to an `http:` target as a forward proxy takes it: the absolute URL as its path, the proxy's
- * headers added. The pool's Client still writes `Host` for the target (it is the target's pool).
+ * How requests to an `http:` target are written for a forward proxy: the absolute URL as the path, the
+ * proxy's headers added (a caller's own value kept). The pool's Client still writes `Host` for the target
+ * (it is the target's pool).
  */
-export function forwardRequestOptions(
+export function forwardRequests(
   route: ProxyRoute,
-  options: Dispatcher.DispatchOptions,
-): Dispatcher.DispatchOptions {
-  const path = options.path.startsWith('/')
-    ? `${String(options.origin).replace(/\/$/, '')}${options.path}`
-    : options.path
-  return { ...options, path, headers: withHeaders(options.headers, route.headers) }
-}
-
-function withHeaders(
-  headers: Dispatcher.DispatchOptions['headers'],
-  extra: Readonly<Record<string, string>>,
-): Dispatcher.DispatchOptions['headers'] {
-  const names = Object.keys(extra)
-  if (names.length === 0) return headers
-  if (headers === null || headers === undefined) return { ...extra }
-  if (Array.isArray(headers)) {
-    // fetch passes a flat [name, value, …] list; an iterable of pairs is also allowed.
-    const flat = headers.length === 0 || typeof headers[0] === 'string'
-    return flat
-      ? [...(headers as string[]), ...names.flatMap((name) => [name, extra[name] as string])]
-      : ([...(headers as unknown as [string, string][]), ...names.map((name) => [name, extra[name]])] as never)
+): (options: Dispatcher.DispatchOptions) => Dispatcher.DispatchOptions {
+  const additions = Object.entries(route.headers).map(([name, value]) => [name.toLowerCase(), value] as const)
+  return (options) => {
+    const path = options.path.startsWith('/')
+      ? `${String(options.origin).replace(/\/$/, '')}${options.path}`
+      : options.path
+    return {
+      ...options,
+      path,
+      headers: withHeadersIfAbsent(options.headers, additions) as Dispatcher.DispatchOptions['headers'],
+    }
   }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    return [...(headers as Iterable<[string, string]>), ...Object.entries(extra)] as never
-  }
-  return { ...(headers as Record<string, string>), ...extra }
 }
