@@ -1,4 +1,4 @@
-import { type StaleguardOptions, createFetch, createRequest, getStaleguardDiagnostics } from '@staleguard/core'
+import { type StaleguardOptions, getStaleguardDiagnostics } from '@staleguard/core'
 import {
   type FaultProxy,
   type LabClient,
@@ -8,7 +8,6 @@ import {
   type Workload,
   createTestCertificate,
   fetchClient,
-  requestClient,
   requireTool,
   runWorkload,
   startFaultProxy,
@@ -17,6 +16,7 @@ import {
 } from '@staleguard/lab'
 import { ProxyAgent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UNCOMPOSED_CLIENTS, recordingFailures } from './staleguard-clients.js'
 
 /**
  * The stale-socket table through a real forward proxy. Between the app and squid sits a NAT that forgets
@@ -44,20 +44,6 @@ export interface SquidPath {
 }
 
 const squidBinary = requireTool('squid')
-
-/** The client, keeping each failure and a line on it (its diagnostics) for the assertion messages. */
-function recordingFailures(client: LabClient): { client: LabClient; errors: unknown[]; failures: string[] } {
-  const errors: unknown[] = []
-  const failures: string[] = []
-  const send: LabClient['send'] = (url, init) =>
-    client.send(url, init).catch((error: unknown) => {
-      errors.push(error)
-      const diagnostics = getStaleguardDiagnostics(error)
-      failures.push(`${url}: ${String(error)} ${JSON.stringify({ ...diagnostics, staleSocketError: undefined })}`)
-      throw error
-    })
-  return { client: { ...client, send }, errors, failures }
-}
 
 /** The table for one way through squid; one test file per path, so vitest runs them side by side. */
 export function defineSquidSuite(path: SquidPath): void {
@@ -91,22 +77,11 @@ export function defineSquidSuite(path: SquidPath): void {
       connect: { ca: certificate.cert },
       ...extra,
     })
-    const clients: readonly { name: string; make(extra?: StaleguardOptions): LabClient }[] = [
-      {
-        name: 'createFetch',
-        make(extra) {
-          const staleguardFetch = createFetch(options(extra))
-          return fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close())
-        },
-      },
-      {
-        name: 'request (fast path)',
-        make(extra) {
-          const request = createRequest(options(extra))
-          return requestClient('staleguard request', request, () => request.dispatcher.close())
-        },
-      },
-    ]
+    // Each entry point without interceptors: the composed ones are proven direct, in the scenario table.
+    const clients = UNCOMPOSED_CLIENTS.map((factory) => ({
+      name: factory.name,
+      make: (extra?: StaleguardOptions): LabClient => factory.make(options(extra)).client,
+    }))
     /** Every request of a run reached the upstream from squid, none directly. */
     const allProxied = (prefix: string): boolean =>
       upstream.received.filter((r) => r.path.startsWith(prefix)).every((r) => r.remoteAddress === '127.0.0.2')

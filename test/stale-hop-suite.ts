@@ -2,7 +2,7 @@ import { getStaleguardDiagnostics } from '@staleguard/core'
 import { type Hop, type HopKind, type Workload, plainFetchClient, runWorkload, startHop } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { STALEGUARD_CLIENTS } from './staleguard-clients.js'
+import { STALEGUARD_CLIENTS, recordingFailures } from './staleguard-clients.js'
 
 const BURSTS = 10
 const BURST_SIZE = 8
@@ -71,17 +71,10 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
 
         it('sends a POST without Idempotency-Key at most once, and explains each failure', async (ctx) => {
           if (!hop) return ctx.skip()
-          const { client, dispatcher } = factory.make({ learnIdleLimit: false })
-          const failures: unknown[] = []
-          const recording = {
-            ...client,
-            send: (url: string, init?: Parameters<typeof client.send>[1]) =>
-              client.send(url, init).catch((e: unknown) => {
-                failures.push(e)
-                throw e
-              }),
-          }
-          const result = await runWorkload(recording, hop, upstream, {
+          const made = factory.make({ learnIdleLimit: false })
+          const { dispatcher } = made
+          const { client, errors: failures } = recordingFailures(made.client)
+          const result = await runWorkload(client, hop, upstream, {
             method: 'POST',
             shape: 'sequential',
             bursts: BURSTS,

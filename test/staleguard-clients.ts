@@ -4,6 +4,7 @@ import {
   createDispatcher,
   createFetch,
   createRequest,
+  getStaleguardDiagnostics,
 } from '@staleguard/core'
 import { type LabClient, fetchClient, requestClient } from '@staleguard/lab'
 import { interceptors } from 'undici'
@@ -64,3 +65,22 @@ export const STALEGUARD_CLIENTS: readonly StaleguardClientFactory[] = [
     },
   },
 ]
+
+/** The entry points without interceptors in front: what the tables behind other paths (proxies) run. */
+export const UNCOMPOSED_CLIENTS: readonly StaleguardClientFactory[] = STALEGUARD_CLIENTS.filter(
+  (factory) => !factory.name.includes(' over compose('),
+)
+
+/** The client, keeping each failure and a line on it (its diagnostics) for the assertion messages. */
+export function recordingFailures(client: LabClient): { client: LabClient; errors: unknown[]; failures: string[] } {
+  const errors: unknown[] = []
+  const failures: string[] = []
+  const send: LabClient['send'] = (url, init) =>
+    client.send(url, init).catch((error: unknown) => {
+      errors.push(error)
+      const diagnostics = getStaleguardDiagnostics(error)
+      failures.push(`${url}: ${String(error)} ${JSON.stringify({ ...diagnostics, staleSocketError: undefined })}`)
+      throw error
+    })
+  return { client: { ...client, send }, errors, failures }
+}
