@@ -1,4 +1,4 @@
-import { type StaleguardDispatcher, createFetch, createRequest } from '@staleguard/core'
+import { type StaleguardDispatcher, createFetch } from '@staleguard/core'
 import {
   type FaultProxy,
   type Http2Upstream,
@@ -7,13 +7,13 @@ import {
   type Workload,
   createTestCertificate,
   fetchClient,
-  requestClient,
   runWorkload,
   startFaultProxy,
   startHttp2Upstream,
 } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UNCOMPOSED_CLIENTS } from './staleguard-clients.js'
 
 /**
  * HTTP/2 sessions that die without a word: behind a NAT that forgets idle flows (RST on the next packet),
@@ -67,20 +67,7 @@ describe('HTTP/2 sessions that die without a GOAWAY', () => {
         return { client: fetchClient('plain', send, () => agent.close()), dispatcher: null }
       },
     },
-    {
-      name: 'createFetch',
-      make() {
-        const f = createFetch(options())
-        return { client: fetchClient('staleguard', f, () => f.dispatcher.close()), dispatcher: f.dispatcher }
-      },
-    },
-    {
-      name: 'request (fast path)',
-      make() {
-        const r = createRequest(options())
-        return { client: requestClient('staleguard request', r, () => r.dispatcher.close()), dispatcher: r.dispatcher }
-      },
-    },
+    ...UNCOMPOSED_CLIENTS.map((factory) => ({ name: factory.name, make: (): Made => factory.make(options()) })),
   ]
 
   const workloads: readonly Workload[] = [

@@ -1,17 +1,16 @@
-import { type StaleguardDispatcher, createFetch, createRequest, installGlobalDispatcher } from '@staleguard/core'
+import { createFetch, installGlobalDispatcher } from '@staleguard/core'
 import {
-  type LabClient,
   type TestCertificate,
   type Http2Upstream,
   createTestCertificate,
   fetchClient,
   startHttp2Upstream,
-  requestClient,
   runWorkload,
 } from '@staleguard/lab'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FRAMEWORKS, startApp } from './framework-apps.js'
+import { UNCOMPOSED_CLIENTS } from './staleguard-clients.js'
 
 /**
  * HTTP/2: installing staleguard keeps the protocol Node's fetch negotiates (h2 on Node 26, whose undici 8
@@ -100,25 +99,10 @@ describe('HTTP/2', () => {
 
   describe('sessions the server closes when idle (GOAWAY)', () => {
     const hop = () => ({ origin: both.origin, gapMs: (b: number) => SESSION_IDLE_MS - 30 + ((b * 17) % 80) })
-    const clients: readonly { name: string; make(): { client: LabClient; dispatcher: StaleguardDispatcher } }[] = [
-      {
-        name: 'createFetch',
-        make() {
-          const f = createFetch({ allowH2: true, connect: { ca: certificate.cert } })
-          return { client: fetchClient('staleguard', f, () => f.dispatcher.close()), dispatcher: f.dispatcher }
-        },
-      },
-      {
-        name: 'request (fast path)',
-        make() {
-          const r = createRequest({ allowH2: true, connect: { ca: certificate.cert } })
-          return {
-            client: requestClient('staleguard request', r, () => r.dispatcher.close()),
-            dispatcher: r.dispatcher,
-          }
-        },
-      },
-    ]
+    const clients = UNCOMPOSED_CLIENTS.map((factory) => ({
+      name: factory.name,
+      make: () => factory.make({ allowH2: true, connect: { ca: certificate.cert } }),
+    }))
     // What runWorkload reads after a run: one record per arrival.
     const view = () => upstreamView() as unknown as Parameters<typeof runWorkload>[2]
     const upstreamView = () => ({
@@ -205,25 +189,10 @@ describe('HTTP/2', () => {
     })
 
     const options = { allowH2: true, learnIdleLimit: false } as const
-    const makers: readonly { name: string; make(): { client: LabClient; dispatcher: StaleguardDispatcher } }[] = [
-      {
-        name: 'createFetch',
-        make() {
-          const f = createFetch({ ...options, connect: { ca: certificate.cert } })
-          return { client: fetchClient('staleguard', f, () => f.dispatcher.close()), dispatcher: f.dispatcher }
-        },
-      },
-      {
-        name: 'request (fast path)',
-        make() {
-          const r = createRequest({ ...options, connect: { ca: certificate.cert } })
-          return {
-            client: requestClient('staleguard request', r, () => r.dispatcher.close()),
-            dispatcher: r.dispatcher,
-          }
-        },
-      },
-    ]
+    const makers = UNCOMPOSED_CLIENTS.map((factory) => ({
+      name: factory.name,
+      make: () => factory.make({ ...options, connect: { ca: certificate.cert } }),
+    }))
     for (const maker of makers) {
       it(`${maker.name}: retries the refused streams, POSTs without a key included, each delivered once`, async () => {
         const { client, dispatcher } = maker.make()
