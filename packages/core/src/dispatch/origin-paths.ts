@@ -2,12 +2,7 @@ import type { Dispatcher, buildConnector as BuildConnector, Pool as UndiciPool }
 import type { StaleguardOptions } from '../config/options.js'
 import { globalDispatcherInPlace } from '../http/global-slots.js'
 import { buildConnector } from '../http/undici.js'
-import {
-  createProxyClient,
-  forwardConnector,
-  forwardRequests,
-  tunnelConnector,
-} from '../proxy/proxy-connectors.js'
+import { createProxyClient, forwardConnector, forwardRequests, tunnelConnector } from '../proxy/proxy-connectors.js'
 import { type ProxyPlan, type ProxyRoute, planProxy } from '../proxy/proxy-plan.js'
 import type { OriginPath } from './origin-state.js'
 
