@@ -189,29 +189,43 @@ describe('HTTP/2', () => {
       expect(result.lost).toBeGreaterThan(0)
     })
 
-    const options = { allowH2: true, learnIdleLimit: false } as const
-    const makers = UNCOMPOSED_CLIENTS.map((factory) => ({
-      name: factory.name,
-      make: () => factory.make({ ...options, connect: { ca: certificate.cert } }),
-    }))
-    for (const maker of makers) {
-      it(`${maker.name}: retries the refused streams, POSTs without a key included, each delivered once`, async () => {
-        const { client, dispatcher } = maker.make()
-        const refusedBefore = closing.refused
-        const result = await runWorkload(client, hop(), view(), {
-          method: 'POST',
-          shape: 'parallel',
-          bursts: 4,
-          burstSize: 4,
-        })
-        const stats = dispatcher.stats()
-        await client.close()
-        expect(closing.refused - refusedBefore).toBeGreaterThan(0)
-        expect(result.lost, JSON.stringify(result.errors)).toBe(0)
-        expect(result.duplicated).toBe(0)
-        expect(result.delivered).toBe(result.sent)
-        expect(stats.retries).toBe(closing.refused - refusedBefore)
+    // protectUnreplayable would send these POSTs on a new session after the gap (the idle one is suspect), and
+    // the server would refuse nothing: off here, so that the GOAWAY's own rule is what saves them.
+    const options = { allowH2: true, learnIdleLimit: false, protectUnreplayable: false } as const
+    /** Parallel POSTs without a key, in bursts after gaps: what arrived, and how many streams the server refused. */
+    async function postBursts(made: ReturnType<(typeof UNCOMPOSED_CLIENTS)[number]['make']>) {
+      const refusedBefore = closing.refused
+      const result = await runWorkload(made.client, hop(), view(), {
+        method: 'POST',
+        shape: 'parallel',
+        bursts: 4,
+        burstSize: 4,
+      })
+      const stats = made.dispatcher.stats()
+      await made.client.close()
+      expect(result.lost, JSON.stringify(result.errors)).toBe(0)
+      expect(result.duplicated).toBe(0)
+      expect(result.delivered).toBe(result.sent)
+      return { stats, refused: closing.refused - refusedBefore }
+    }
+
+    for (const factory of UNCOMPOSED_CLIENTS) {
+      it(`${factory.name}: retries the refused streams, POSTs without a key included, each delivered once`, async () => {
+        const { stats, refused } = await postBursts(factory.make({ ...options, connect: { ca: certificate.cert } }))
+        expect(refused).toBeGreaterThan(0)
+        expect(stats.retries).toBe(refused)
       })
     }
+
+    it('with protectUnreplayable on (the default), the POSTs after a gap go on a new session: none refused', async () => {
+      const made = UNCOMPOSED_CLIENTS[0]!.make({
+        allowH2: true,
+        learnIdleLimit: false,
+        connect: { ca: certificate.cert },
+      })
+      const { stats, refused } = await postBursts(made)
+      expect(refused).toBe(0)
+      expect(stats.unreplayableOnNewConnection).toBeGreaterThan(0)
+    })
   })
 })

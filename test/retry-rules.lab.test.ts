@@ -48,8 +48,28 @@ describe('retry rules, against real sockets', () => {
     expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 1, retries: 1, retriesSucceeded: 1 })
   })
 
-  it('never replays a stream body', async () => {
+  it('sends a stream body or a POST without key after an idle gap on a new connection: once, and it arrives', async () => {
     const f = staleguard()
+    await staleSocket(f, 'protected')
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('streamed'))
+        c.close()
+      },
+    })
+    const put = await f(`${proxy.origin}/protected-put`, { method: 'PUT', body, duplex: 'half' } as RequestInit)
+    expect(put.status).toBe(200)
+    await sleep(IDLE_MS + 100)
+    const post = await f(`${proxy.origin}/protected-post`, { method: 'POST', body: 'once' })
+    expect(post.status).toBe(200)
+    expect(upstream.count('PUT', '/protected-put')).toBe(1)
+    expect(upstream.count('POST', '/protected-post')).toBe(1)
+    // Neither met the dead socket: no stale failure, no retry; each was sent on a connection opened for it.
+    expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 0, retries: 0, unreplayableOnNewConnection: 2 })
+  })
+
+  it('never replays a stream body (protectUnreplayable off, so that it meets the dead socket)', async () => {
+    const f = staleguard({ protectUnreplayable: false })
     await staleSocket(f, 'stream')
     const body = new ReadableStream({
       start(c) {

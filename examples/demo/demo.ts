@@ -122,8 +122,11 @@ What you just saw:
   sooner than 4 s, misses UND_ERR_SOCKET (the FIN race), and never saves POSTs.
 • staleguard retries a request only when it died on a reused socket before any response byte and is safe
   to send twice (GET/PUT/DELETE…, or an Idempotency-Key), on a new connection. A POST without a key is never
-  sent twice (duplicated stays 0). After the first stale failure it learns the hop's idle limit and retires
-  sockets before it, so later gaps cost nothing ("first-attempt failures" stops growing).
+  sent twice (duplicated stays 0), and it never fails either: it is only written on a socket idle for less
+  than the hop has been seen to keep one (a GET or POST answered after that long), else on a new connection
+  (one per POST in flight after a gap, none under steady traffic). After the first stale failure it learns
+  the hop's idle limit and retires sockets before it, so later gaps cost nothing ("first-attempt failures"
+  stops growing).
 • Tell staleguard the path up front (upstreamIdleTimeout, or an upstream preset) and even the first burst
   is safe. \`npx staleguard probe <url>\` measures that limit for you, as above: it leaves connections idle
   for chosen times and sees whether they come back, are closed (FIN) or are reset on reuse (RST).

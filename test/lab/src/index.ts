@@ -7,6 +7,7 @@ export { findTool, requireTool, isCI, type LabTool } from './tools.js'
 export { freePort, waitForPort } from './free-port.js'
 export { sleep, until } from './wait.js'
 export { runBursts, errorCode, type BurstPlan, type BurstResult } from './bursts.js'
+export { runSteady, type SteadyPlan, type SteadyResult } from './steady.js'
 export {
   plainFetchClient,
   manualFixClient,
@@ -23,6 +24,7 @@ export {
   type Hop,
   type HopKind,
   type Workload,
+  type WorkloadMethod,
   type WorkloadResult,
 } from './scenarios.js'
 export { incomingExchange, UUID_V4, type IncomingExchange } from './incoming.js'

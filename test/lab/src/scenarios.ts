@@ -75,8 +75,13 @@ function faultHop(kind: HopKind, proxy: FaultProxy, gapMs: (burst: number) => nu
   return { kind, origin: proxy.origin, proxy, gapMs, close: () => proxy.close() }
 }
 
+export type WorkloadMethod = 'GET' | 'PUT' | 'DELETE' | 'POST' | 'PATCH'
+
 export interface Workload {
-  readonly method: 'GET' | 'PUT' | 'DELETE' | 'POST' | 'PATCH'
+  /** The method of every request; or, with `alternate`, of the even-numbered ones. */
+  readonly method: WorkloadMethod
+  /** The method of the odd-numbered requests: mixed traffic (`POST` with `GET`: POST, GET, POST, …). */
+  readonly alternate?: WorkloadMethod
   /** Send an `Idempotency-Key` header. */
   readonly idempotencyKey?: boolean
   readonly shape: 'parallel' | 'sequential'
@@ -87,6 +92,8 @@ export interface Workload {
 export interface WorkloadResult extends BurstResult {
   /** Requests the caller did not get a response for. */
   readonly lost: number
+  /** Of those, by method. */
+  readonly lostByMethod: Readonly<Partial<Record<WorkloadMethod, number>>>
   /** Requests the upstream received more than once. */
   readonly duplicated: number
   /** Requests the upstream received at least once. */
@@ -107,15 +114,24 @@ export async function runWorkload(
 ): Promise<WorkloadResult> {
   const run = `r${++runs}-${process.pid}`
   const prefix = `/w/${run}/`
-  const body =
-    workload.method === 'GET' || workload.method === 'DELETE' ? undefined : (i: number) => JSON.stringify({ run, i })
+  const methodOf = (i: number): WorkloadMethod =>
+    workload.alternate !== undefined && i % 2 === 1 ? workload.alternate : workload.method
+  const lostByMethod: Partial<Record<WorkloadMethod, number>> = {}
   const result = await runBursts(
-    (i) =>
-      client.send(`${hop.origin}${prefix}${i}`, {
-        method: workload.method,
-        ...(body === undefined ? {} : { body: body(i) }),
-        ...(workload.idempotencyKey ? { headers: { 'idempotency-key': `${run}-${i}` } } : {}),
-      }),
+    (i) => {
+      const method = methodOf(i)
+      const withBody = method !== 'GET' && method !== 'DELETE'
+      return client
+        .send(`${hop.origin}${prefix}${i}`, {
+          method,
+          ...(withBody ? { body: JSON.stringify({ run, i }) } : {}),
+          ...(workload.idempotencyKey ? { headers: { 'idempotency-key': `${run}-${i}` } } : {}),
+        })
+        .catch((error: unknown) => {
+          lostByMethod[method] = (lostByMethod[method] ?? 0) + 1
+          throw error
+        })
+    },
     { bursts: workload.bursts, burstSize: workload.burstSize, shape: workload.shape, gapMs: (b) => hop.gapMs(b) },
   )
   const arrivals = new Map<string, number>()
@@ -124,5 +140,5 @@ export async function runWorkload(
   }
   let duplicated = 0
   for (const count of arrivals.values()) if (count > 1) duplicated++
-  return { ...result, lost: result.failed, duplicated, delivered: arrivals.size }
+  return { ...result, lost: result.failed, lostByMethod, duplicated, delivered: arrivals.size }
 }

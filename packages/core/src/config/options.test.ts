@@ -47,6 +47,13 @@ describe('options', () => {
     expect(other.retry?.budget).not.toBeNull()
   })
 
+  it('protects requests that cannot be replayed unless an origin (or every origin) says not to', () => {
+    const options = { origins: { 'https://bulk.example': { protectUnreplayable: false } } }
+    expect(resolveOriginOptions(options, 'https://api.example').protectUnreplayable).toBe(true)
+    expect(resolveOriginOptions(options, 'https://bulk.example').protectUnreplayable).toBe(false)
+    expect(resolveOriginOptions({ protectUnreplayable: false }, 'https://api.example').protectUnreplayable).toBe(false)
+  })
+
   it.each([
     [{ keepAliveTimeout: -1 }, 'keepAliveTimeout', 'from 1 to 3600000'],
     [{ keepAliveTimeout: 1.5 }, 'keepAliveTimeout', 'integer'],
@@ -60,6 +67,12 @@ describe('options', () => {
     [{ retry: { maxRetries: 4 } }, 'retry.maxRetries', 'from 1 to 3'],
     [{ retry: { budget: { ratio: 2 } } }, 'retry.budget.ratio', 'from 0 to 1'],
     [{ connections: 0 }, 'connections', 'from 1 to 65535'],
+    [{ protectUnreplayable: 'yes' }, 'protectUnreplayable', 'true or false'],
+    [
+      { origins: { 'https://a.example': { protectUnreplayable: 0 } } },
+      "origins['https://a.example'].protectUnreplayable",
+      'true or false',
+    ],
     [{ upstream: 'aws-elb' }, 'upstream', 'aws-alb'],
     [{ keepaliveTimeout: 1_000 }, 'keepaliveTimeout', 'is not a staleguard option'],
     [{ keepAliveTimout: 1_000 }, 'keepAliveTimout', 'did you mean `keepAliveTimeout`?'],

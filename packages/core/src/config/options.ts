@@ -72,6 +72,17 @@ export interface OriginOptions {
    */
   learnIdleLimit?: boolean
   /**
+   * Send a request that cannot be replayed (a method not safe to send twice without an Idempotency-Key, a
+   * stream or oversized body, or any request with `retry: false`) only on a socket idle no longer than this
+   * origin has proven safe (a reuse after at least that idle got its response, less 10 %; 250 ms before any),
+   * else on a new connection: such a request can never be saved by a retry, so it must not meet a stale
+   * socket. While a socket is suspect, a request that can be replayed is given the longest-idle one, so that
+   * its answer extends the evidence. Costs one connection per such request in flight after an idle gap longer
+   * than the evidence, next to none under steady traffic. `false` writes every request on the socket undici's
+   * pool picks. Default true.
+   */
+  protectUnreplayable?: boolean
+  /**
    * Retire a connection once it is this old (ms, an integer from 100 to 86 400 000), when it is idle; each
    * connection's age is drawn up to 10 % below it, so a fleet does not reconnect in step. For upstreams whose
    * addresses move (DNS failover, scaling load balancers, blue/green swaps). Default: none.
@@ -159,6 +170,7 @@ export interface ResolvedOriginOptions {
   readonly connections: number | null
   readonly retry: ResolvedRetry | null
   readonly learnIdleLimit: boolean
+  readonly protectUnreplayable: boolean
   readonly allowH2: boolean
   readonly maxConnectionAge: number | null
   readonly maxRequestsPerConnection: number | null

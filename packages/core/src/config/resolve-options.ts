@@ -25,6 +25,7 @@ const ORIGIN_KEYS = new Set<string>([
   'connections',
   'retry',
   'learnIdleLimit',
+  'protectUnreplayable',
   'allowH2',
   'maxConnectionAge',
   'maxRequestsPerConnection',
@@ -110,6 +111,9 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
   const [learn, learnName] = pick('learnIdleLimit')
   if (learn !== undefined && typeof learn !== 'boolean')
     throw new StaleguardOptionError(learnName, 'must be true or false', learn)
+  const [protect, protectName] = pick('protectUnreplayable')
+  if (protect !== undefined && typeof protect !== 'boolean')
+    throw new StaleguardOptionError(protectName, 'must be true or false', protect)
   const [allowH2, allowH2Name] = pick('allowH2')
   if (allowH2 !== undefined && typeof allowH2 !== 'boolean')
     throw new StaleguardOptionError(allowH2Name, 'must be true or false', allowH2)
@@ -129,6 +133,7 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
     connections: connections === undefined ? null : checkInteger(connectionsName, connections, 1, 65_535, 'sockets'),
     retry: resolveRetry(options.retry, override?.retry, prefix),
     learnIdleLimit: learn ?? true,
+    protectUnreplayable: protect ?? true,
     allowH2: allowH2 ?? RUNTIME_FETCH_NEGOTIATES_H2,
     maxConnectionAge: maxAge === undefined ? null : checkInteger(maxAgeName, maxAge, 100, 86_400_000, 'ms'),
     maxRequestsPerConnection:

@@ -5,6 +5,7 @@ import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
 import { type EvictEvent, reportEviction, reportIdleLimit, reportRequestLimit } from '../observe/events.js'
 import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
+import { ProvenIdle } from '../retry/proven-idle.js'
 import { RequestLimitLearner } from '../retry/request-limit-learner.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
@@ -37,6 +38,7 @@ export class OriginState {
   readonly budget: RetryBudget | null
   readonly #learner: IdleLimitLearner | null
   readonly #requestLimits: RequestLimitLearner | null
+  readonly #proven = new ProvenIdle()
   readonly connect: BuildConnector.connector
   readonly path: OriginPath
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
@@ -72,6 +74,43 @@ export class OriginState {
     return this.#requestLimits?.learned ?? null
   }
 
+  /** The longest idle a reused socket of this origin survived (whole ms), or null before any reuse. */
+  get provenIdleMs(): number | null {
+    return this.#proven.provenMs
+  }
+
+  /** A socket idle longer than this may not carry a request that cannot be replayed. */
+  get affordableIdleMs(): number {
+    return this.#proven.affordableMs
+  }
+
+  /**
+   * Whether a request that cannot be replayed could meet a socket idle longer than this origin has proven
+   * safe (an HTTP/1.1 connection or an HTTP/2 session). Without one the pool's choice is safe: a socket within
+   * the evidence, a new connection, or the next socket to finish a response.
+   */
+  hasSuspectIdleSocket(now: number): boolean {
+    const affordable = this.#proven.affordableMs
+    for (const record of this.sockets) if (this.#isSuspect(record, now, affordable)) return true
+    return false
+  }
+
+  /** Whether an idle socket may carry a request that cannot be replayed (false for one not idle, or gone). */
+  affords(record: TrackedSocket, now: number): boolean {
+    return !record.socket.destroyed && !record.busy && !this.#isSuspect(record, now, this.#proven.affordableMs)
+  }
+
+  /** Closes an idle socket that has been idle too long for the request about to take its Client. */
+  retireSuspect(record: TrackedSocket): void {
+    this.#destroy(record)
+    this.#reportEvicted(1, this.#proven.affordableMs, 'unreplayable-request')
+  }
+
+  #isSuspect(record: TrackedSocket, now: number, affordableMs: number): boolean {
+    // A socket that never carried a request was just opened for one that is about to be written.
+    return !record.busy && record.requests > 0 && !record.socket.destroyed && now - record.idleSince > affordableMs
+  }
+
   /**
    * Marks a socket idle again once its request finished. A connection past its lifetime (its age, or its
    * request limit: configured, learned, or announced by the server) is retired here, before undici can hand
@@ -92,6 +131,7 @@ export class OriginState {
   }
 
   onSuccessfulReuse(idleMs: number, now: number): void {
+    this.#proven.onSuccessfulReuse(idleMs)
     const change = this.#learner?.onSuccessfulReuse(idleMs, now)
     if (change) this.#applyLimit(change, 'successful-reuses', now)
   }
@@ -108,6 +148,7 @@ export class OriginState {
     // Hardly idle: the connection was closed after its last request, not for idling. How many it carried
     // (this attempt aside) is what the request limit learns from.
     if (idleMs <= IDLE_FLOOR_MS) this.#learnRequestLimit(failed.requests - 1, now)
+    this.#proven.onStaleFailure(idleMs)
     const change = this.#learner?.onStaleFailure(idleMs, now)
     // A socket that died after almost no idle time was closed for another reason (a per-connection request
     // limit, a restart): its idle siblings are not suspect, and closing them would cost connections.

@@ -44,6 +44,6 @@ export class PairingClient extends Client {
 }
 
 /** The Pool `factory` that makes every connection of a pool a PairingClient. */
-export function createPairingClient(origin: string | URL, options: object): Dispatcher {
+export function createPairingClient(origin: string | URL, options: object): PairingClient {
   return new PairingClient(origin, options as UndiciClient.Options & { connect: buildConnector.connector })
 }

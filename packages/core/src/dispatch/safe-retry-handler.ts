@@ -48,9 +48,16 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   readonly #scope: DispatchScope | undefined
   readonly #options: Dispatcher.DispatchOptions
   readonly #bodyReplay: BodyReplay
+  /** The method is safe to send twice, or an Idempotency-Key says the server makes it so. */
+  readonly #safeToSendTwice: boolean
   #body: RecordedBody | null = null
   /** Options for the first attempt (the recorded body stands in for a one-shot iterable). */
   readonly firstAttemptOptions: Dispatcher.DispatchOptions
+  /**
+   * Whether a stale failure of this request could be retried: its method is safe to send twice (or it has an
+   * Idempotency-Key) and its body can be sent again. One that cannot must not meet a suspect socket.
+   */
+  readonly replayable: boolean
 
   /** The attempt running now, 1-based. */
   #attempt = 1
@@ -95,8 +102,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
             retry.maxReplayBodyBytes,
             (options as BodySourceOptions)[kBodySource],
           )
+    const safeToSendTwice = this.#mayBeReplayed()
+    this.#safeToSendTwice = safeToSendTwice
     // On an HTTP/2 origin any method may go again (a stream the server never processed), so its body is kept.
-    const replayable = this.#bodyReplay === 'recordable' && (this.#mayBeReplayed() || origin.mayMultiplex)
+    const replayable = this.#bodyReplay === 'recordable' && (safeToSendTwice || origin.mayMultiplex)
     // A stream is never replayed, but it is watched all the same: when its own source fails (a proxied
     // upload aborted by its client), the failure is the body's, not the socket's.
     if (replayable || (retry !== null && this.#bodyReplay === 'stream' && isIterableBody(options.body))) {
@@ -106,6 +115,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     } else {
       this.firstAttemptOptions = options
     }
+    this.replayable =
+      safeToSendTwice && (this.#bodyReplay === 'reusable' || (this.#bodyReplay === 'recordable' && this.#body !== null))
     scope?.enter(this)
   }
 
@@ -265,7 +276,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     const decision = retryDecisionFor({
       retry: this.#origin.options.retry,
       attempt: this.#attempt,
-      safeToSendTwice: kind === 'unprocessed' || this.#mayBeReplayed(),
+      safeToSendTwice: kind === 'unprocessed' || this.#safeToSendTwice,
       // A recordable body nobody recorded (not meant to be replayed) is gone like a stream.
       body: this.#bodyReplay === 'recordable' && this.#body === null ? 'stream' : this.#bodyReplay,
       closing: this.#connections.isClosing(),

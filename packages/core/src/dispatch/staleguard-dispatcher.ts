@@ -9,8 +9,10 @@ import { kProxyOption } from '../proxy/proxy-plan.js'
 import { OriginPaths } from './origin-paths.js'
 import { OriginState } from './origin-state.js'
 import type { DispatchScope } from './call-scope.js'
+import { reportUnreplayableOnNewConnection } from '../observe/events.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
+import { chooseClient } from './client-choice.js'
 
 /**
  * How a request scope reaches the staleguard dispatcher under any interceptors composed on it: its calls'
@@ -27,6 +29,12 @@ export type ScopedDispatchOptions = Dispatcher.DispatchOptions & { [kCallScope]?
 /** Origins whose sockets are all gone are forgotten beyond this many, their counters kept in the totals. */
 const MAX_IDLE_ORIGINS = 1_000
 
+/** An origin's pool, with the Clients it made (in its own order), for requests that choose their socket. */
+interface OriginPool {
+  readonly pool: UndiciPool
+  readonly clients: PairingClient[]
+}
+
 /**
  * An undici Dispatcher: per-origin pools that retire idle sockets before the upstream forgets them, each
  * request wrapped by one safe-retry handler. Use it as `fetch(url, { dispatcher })`, with
@@ -40,7 +48,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
    * connection count touches zero, even with a request waiting, and every request after a closed or evicted
    * connection then pays for a new pool and a new connection.
    */
-  readonly #pools = new Map<OriginState, UndiciPool>()
+  readonly #pools = new Map<OriginState, OriginPool>()
   /** Only to let undici reject a request without a usable origin, in its own words. */
   #invalidOrigins: UndiciAgent | null = null
   readonly #origins = new Map<string, OriginState>()
@@ -85,7 +93,27 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     origin.budget?.recordRequest(performance.now())
     const written = origin.path.forward === null ? options : origin.path.forward(options)
     const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
-    return this.#poolOf(origin).dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+    const { pool, clients } = this.#poolOf(origin)
+    if (origin.options.protectUnreplayable && !this.#closed) {
+      const choice = chooseClient(origin, clients, safe.replayable, performance.now())
+      if (choice !== null) {
+        if (choice.newConnection) this.#reportNewConnection(origin, written)
+        choice.client.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+        return true
+      }
+    }
+    return pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+  }
+
+  #reportNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions): void {
+    origin.counters.unreplayableOnNewConnection++
+    reportUnreplayableOnNewConnection({
+      origin: origin.key,
+      method: (options.method ?? 'GET').toUpperCase(),
+      path: options.path,
+      provenIdleMs: origin.provenIdleMs,
+      affordableIdleMs: origin.affordableIdleMs,
+    })
   }
 
   /**
@@ -142,6 +170,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         idleLimitMs: state.idleLimitMs,
         learnedIdleLimitMs: state.learnedIdleLimitMs,
         learnedRequestLimit: state.learnedRequestLimit,
+        provenIdleMs: state.provenIdleMs,
       }
     }
     return { ...total, openSockets, origins }
@@ -193,20 +222,26 @@ export class StaleguardDispatcher extends UndiciDispatcher {
 
   /** Every undici dispatcher this one owns: its pools, the connections opened for retries, the fallback. */
   *#dispatchers(): Iterable<Dispatcher> {
-    yield* this.#pools.values()
+    for (const { pool } of this.#pools.values()) yield pool
     yield* this.#newConnectionClients
     yield* this.#paths.dispatchers()
     if (this.#invalidOrigins !== null) yield this.#invalidOrigins
   }
 
-  #poolOf(state: OriginState): UndiciPool {
-    let pool = this.#pools.get(state)
-    if (pool !== undefined) return pool
-    pool = new Pool(state.key, {
+  #poolOf(state: OriginState): OriginPool {
+    const known = this.#pools.get(state)
+    if (known !== undefined) return known
+    const clients: PairingClient[] = []
+    const pool = new Pool(state.key, {
       ...this.#undiciOptions(state),
       connections: state.options.connections,
       connect: state.connect,
-      factory: createPairingClient,
+      // undici's Pool keeps every Client it makes (it drops one only past a `clientTtl`, never set here).
+      factory: (origin: string | URL, options: object) => {
+        const client = createPairingClient(origin, options)
+        clients.push(client)
+        return client
+      },
     })
     // Pass the pool's events on, as undici's Agent does, so code that watches a dispatcher keeps working.
     for (const event of ['connect', 'disconnect', 'connectionError', 'drain'] as const) {
@@ -214,8 +249,9 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         (this as NodeJS.EventEmitter).emit(event, origin, [this, ...targets], error),
       )
     }
-    this.#pools.set(state, pool)
-    return pool
+    const made = { pool, clients }
+    this.#pools.set(state, made)
+    return made
   }
 
   #undiciOptions(state: OriginState): UndiciPool.Options {
@@ -274,7 +310,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       if (state.sockets.size > 0 || state.inFlight > 0 || state === this.#lastOrigin) continue
       addCounters(this.#forgotten, state.counters)
       this.#origins.delete(key)
-      void this.#pools.get(state)?.close()
+      void this.#pools.get(state)?.pool.close()
       this.#pools.delete(state)
     }
   }

@@ -16,8 +16,14 @@ export interface StaleguardCounters {
   failedRequests: number
   /** Connections opened. */
   socketsOpened: number
-  /** Idle sockets closed by staleguard (after a stale failure, or past a learned idle limit). */
+  /** Idle sockets closed by staleguard (after a stale failure, past a learned idle limit, for a request that cannot be replayed). */
   socketsEvicted: number
+  /**
+   * Requests that cannot be replayed (a method not safe to send twice without an Idempotency-Key, a stream
+   * body) sent on a new connection because the idle sockets had been idle longer than the origin has proven
+   * safe: what `protectUnreplayable` costs.
+   */
+  unreplayableOnNewConnection: number
 }
 
 export function emptyCounters(): StaleguardCounters {
@@ -31,6 +37,7 @@ export function emptyCounters(): StaleguardCounters {
     failedRequests: 0,
     socketsOpened: 0,
     socketsEvicted: 0,
+    unreplayableOnNewConnection: 0,
   }
 }
 

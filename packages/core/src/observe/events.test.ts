@@ -167,4 +167,29 @@ describe('diagnostics', () => {
     expect(failed).toBeLessThan(final)
     expect(lines.some((line) => line.includes(' succeeded: '))).toBe(false)
   })
+
+  it('says on NODE_DEBUG=staleguard when a POST went on a new connection, and why', async () => {
+    // A POST without a key, after the only socket has been idle past the 250 ms floor (no evidence yet).
+    const core = pathToFileURL(fileURLToPath(new URL('../index.ts', import.meta.url))).href
+    const script = `
+      import { createFetch } from ${JSON.stringify(core)}
+      import { startUpstream } from '@staleguard/lab'
+      const upstream = await startUpstream()
+      const staleguard = createFetch()
+      await staleguard(upstream.origin + '/warm', { method: 'POST', body: 'a' }).then((r) => r.text())
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await staleguard(upstream.origin + '/moved', { method: 'POST', body: 'b' }).then((r) => r.text())
+      console.log(JSON.stringify(staleguard.dispatcher.stats()))
+      await staleguard.dispatcher.close()
+      await upstream.close()
+    `
+    const { stdout, lines } = await withDebug(['--input-type=module', '--eval', script])
+    const stats = JSON.parse(stdout.trim()) as { unreplayableOnNewConnection: number; socketsOpened: number }
+    expect(stats).toMatchObject({ unreplayableOnNewConnection: 1, socketsOpened: 2 })
+    const moved = lines.filter((line) => line.includes(': new-connection '))
+    expect(moved, lines.join('\n')).toHaveLength(1)
+    expect(moved[0]).toMatch(
+      /: new-connection origin=http:\/\/127\.0\.0\.1:\d+ POST \/moved provenIdleMs=none affordableIdleMs=250 \(cannot be replayed/,
+    )
+  })
 })

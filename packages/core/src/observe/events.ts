@@ -55,8 +55,12 @@ export interface EvictEvent {
   readonly sockets: number
   /** Sockets idle at least this long were closed. */
   readonly minIdleMs: number
-  /** `lifetime`: past its age or its request limit (configured, learned or announced by the server). */
-  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime'
+  /**
+   * `lifetime`: past its age or its request limit (configured, learned or announced by the server).
+   * `unreplayable-request`: idle longer than the origin has proven safe, closed so that a request that cannot
+   * be replayed goes out on a new connection in its place (see {@link UnreplayableRequestEvent}).
+   */
+  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime' | 'unreplayable-request'
 }
 
 /** Payload of `staleguard:idle-limit`: the idle limit an origin's sockets are retired after changed. */
@@ -178,6 +182,31 @@ export function reportEviction(event: EvictEvent): void {
     event.sockets,
     ms(event.minIdleMs),
     event.reason,
+  )
+}
+
+/**
+ * A request that cannot be replayed (no Idempotency-Key on a method not safe to send twice, or a stream
+ * body) was sent on a new connection: the origin's idle sockets had been idle longer than it has proven safe.
+ */
+export interface UnreplayableRequestEvent {
+  readonly origin: string
+  readonly method: string
+  readonly path: string
+  /** The longest idle a reused socket of this origin survived, or null before any reuse. */
+  readonly provenIdleMs: number | null
+  /** Idle sockets idle longer than this were not used for it. */
+  readonly affordableIdleMs: number
+}
+
+export function reportUnreplayableOnNewConnection(event: UnreplayableRequestEvent): void {
+  debug(
+    'new-connection origin=%s %s %s provenIdleMs=%s affordableIdleMs=%d (cannot be replayed: not written on a socket idle longer than affordableIdleMs)',
+    event.origin,
+    event.method,
+    event.path,
+    event.provenIdleMs === null ? 'none' : ms(event.provenIdleMs),
+    event.affordableIdleMs,
   )
 }
 

@@ -66,6 +66,12 @@ export const STALEGUARD_METRICS: readonly MetricDefinition[] = [
     help: 'Idle sockets closed by staleguard before a hop could kill them.',
     value: (o) => o.socketsEvicted,
   },
+  {
+    name: 'unreplayable_on_new_connection_total',
+    type: 'counter',
+    help: 'Requests that cannot be replayed sent on a new connection, their idle sockets idle longer than proven safe.',
+    value: (o) => o.unreplayableOnNewConnection,
+  },
   { name: 'open_sockets', type: 'gauge', help: 'Connections open now.', value: (o) => o.openSockets },
   {
     name: 'idle_limit_seconds',

@@ -67,6 +67,7 @@ const UNITS: Readonly<Record<string, string>> = {
   retries_succeeded_total: '{retry}',
   retries_denied_total: '{retry}',
   failed_requests_total: '{request}',
+  unreplayable_on_new_connection_total: '{request}',
   sockets_opened_total: '{connection}',
   sockets_evicted_total: '{connection}',
   open_sockets: '{connection}',

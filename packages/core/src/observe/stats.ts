@@ -16,6 +16,11 @@ export interface OriginStats extends StaleguardCounters {
   readonly idleLimitMs: number
   /** The limit learned from stale failures, or null when the configured one is in force. */
   readonly learnedIdleLimitMs: number | null
+  /**
+   * The longest idle a reused socket of this origin survived (ms), or null before any reuse: a request that
+   * cannot be replayed goes only on a socket idle for less (with a margin), else on a new connection.
+   */
+  readonly provenIdleMs: number | null
   /** Requests after which this origin's connections are found to die, once learned (they are then retired after that many); else null. */
   readonly learnedRequestLimit: number | null
 }

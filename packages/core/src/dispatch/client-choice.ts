@@ -1,0 +1,68 @@
+import type { OriginState } from './origin-state.js'
+import type { PairingClient } from './pairing-client.js'
+import type { TrackedSocket } from './tracked-socket.js'
+
+/** The Client a request is handed to instead of the pool's pick, and whether it goes out on a new connection. */
+export interface ClientChoice {
+  readonly client: PairingClient
+  readonly newConnection: boolean
+}
+
+/**
+ * Which of an origin's Clients a request goes to, when some idle socket has been idle longer than the origin
+ * has proven safe (a suspect); null otherwise, and then undici's Pool picks, as always (its first free
+ * Client, whatever that Client's socket).
+ *
+ * A request that cannot be replayed must not meet a suspect: it takes
+ * 1. a free Client whose socket was idle for less than the evidence (the most recently used): no cost;
+ * 2. else a free Client without a socket: it connects anew, as it would for any request;
+ * 3. else the free Client whose suspect socket is the longest idle: that socket is closed and the Client
+ *    connects anew for this request (undici's Client waits for a closed socket's close event before it
+ *    connects, so the request is never written on it). The pool keeps its number of connections, and the
+ *    next such request finds the new socket (case 1): one connection per such request in flight after an
+ *    idle gap, not one per request.
+ * A request that can be replayed takes the free Client whose suspect socket is the longest idle: if the
+ * socket is alive, its answer is the evidence the others need (the socket is fresh again, and the origin's
+ * proven idle grows); if not, the request is retried on a new connection and the origin learns. Left to
+ * the pool, such sockets would only be reached when traffic overlaps, by whichever request came then, and
+ * under steady traffic with a few sockets idle longer than the evidence every other POST would pay a new
+ * connection.
+ */
+export function chooseClient(
+  origin: OriginState,
+  clients: readonly PairingClient[],
+  replayable: boolean,
+  now: number,
+): ClientChoice | null {
+  if (!origin.hasSuspectIdleSocket(now)) return null
+  let recent: PairingClient | null = null
+  let recentIdleSince = Number.NEGATIVE_INFINITY
+  let empty: PairingClient | null = null
+  let suspect: PairingClient | null = null
+  let suspectRecord: TrackedSocket | null = null
+  for (const client of clients) {
+    // Busy, or about to be: a request already queued on it is written first.
+    if (client.closed || client.destroyed || client.stats.size > 0) continue
+    const record = client.socket
+    if (record === null || record.socket.destroyed) {
+      empty ??= client
+    } else if (origin.affords(record, now)) {
+      if (record.idleSince > recentIdleSince) {
+        recent = client
+        recentIdleSince = record.idleSince
+      }
+    } else if (!record.busy && (suspectRecord === null || record.idleSince < suspectRecord.idleSince)) {
+      suspect = client
+      suspectRecord = record
+    }
+  }
+  if (replayable) return suspect === null ? null : { client: suspect, newConnection: false }
+  if (recent !== null) return { client: recent, newConnection: false }
+  if (empty !== null) return { client: empty, newConnection: true }
+  if (suspect !== null && suspectRecord !== null) {
+    origin.retireSuspect(suspectRecord)
+    return { client: suspect, newConnection: true }
+  }
+  // Every Client is busy: the pool queues the request for the next socket to finish a response, or opens one.
+  return null
+}
