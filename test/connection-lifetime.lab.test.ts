@@ -1,5 +1,5 @@
 import { createDispatcher } from '@staleguard/core'
-import { sleep, startUpstream } from '@staleguard/lab'
+import { type Upstream, sleep, startUpstream } from '@staleguard/lab'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it } from 'vitest'
 
@@ -102,8 +102,7 @@ describe('connection lifetime', () => {
   })
 
   it('follows an upstream that moves to another address within the age (DNS failover)', async () => {
-    const first = await startUpstream()
-    const second = await startUpstream({ host: '127.0.0.2', port: first.port })
+    const [first, second] = await upstreamsOnOnePort()
     let address = '127.0.0.1'
     const lookup = (_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
       options.all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4)
@@ -133,6 +132,22 @@ describe('connection lifetime', () => {
     }
   })
 })
+
+/**
+ * Two upstreams on the same port, on 127.0.0.1 and 127.0.0.2. A port free on the first address can be taken on
+ * the second (squid's outgoing connections in the proxy tests leave from 127.0.0.2): then another port.
+ */
+async function upstreamsOnOnePort(): Promise<[Upstream, Upstream]> {
+  for (let attempt = 1; ; attempt++) {
+    const first = await startUpstream()
+    try {
+      return [first, await startUpstream({ host: '127.0.0.2', port: first.port })]
+    } catch (error) {
+      await first.close()
+      if ((error as { code?: unknown }).code !== 'EADDRINUSE' || attempt === 10) throw error
+    }
+  }
+}
 
 function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>()

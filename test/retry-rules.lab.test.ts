@@ -68,6 +68,34 @@ describe('retry rules, against real sockets', () => {
     expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 0, retries: 0, unreplayableOnNewConnection: 2 })
   })
 
+  it('moves a POST off a socket that went suspect between the choice and the write (a blocked event loop)', async () => {
+    const f = staleguard()
+    await f(`${upstream.origin}/warm/blocked`).then((r) => r.text())
+    await sleep(50)
+    // Idle 50 ms when dispatched: the pool's pick is fine, and undici takes the socket. It writes a turn of the
+    // event loop later (it first reads what the idle socket may hold), which this loop blocks for 300 ms.
+    const posted = request(`${upstream.origin}/blocked-post`, {
+      method: 'POST',
+      body: 'once',
+      dispatcher: f.dispatcher,
+    })
+    const until = performance.now() + 300
+    while (performance.now() < until) {}
+    const response = await posted
+    await response.body.text()
+    expect(response.statusCode).toBe(200)
+    const [warm] = upstream.received.filter((r) => r.path === '/warm/blocked')
+    const arrivals = upstream.received.filter((r) => r.path === '/blocked-post')
+    expect(arrivals).toHaveLength(1)
+    expect(arrivals[0]!.connection).not.toBe(warm!.connection)
+    expect(f.dispatcher.stats()).toMatchObject({
+      unreplayableOnNewConnection: 1,
+      socketsEvicted: 0,
+      staleFailures: 0,
+      failedRequests: 0,
+    })
+  })
+
   it('never replays a stream body (protectUnreplayable off, so that it meets the dead socket)', async () => {
     const f = staleguard({ protectUnreplayable: false })
     await staleSocket(f, 'stream')

@@ -73,8 +73,8 @@ export interface OriginOptions {
   learnIdleLimit?: boolean
   /**
    * Send a request that cannot be replayed (a method not safe to send twice without an Idempotency-Key, a
-   * stream or oversized body, or any request with `retry: false`) only on a socket idle no longer than this
-   * origin has proven safe (a reuse after at least that idle got its response, less 10 %; 250 ms before any),
+   * stream or oversized body) only on a socket idle no longer than this origin has proven safe (a reuse after
+   * at least that idle got its response, less 10 %; 250 ms before any; a declared path's idle limit),
    * else on a new connection: such a request can never be saved by a retry, so it must not meet a stale
    * socket. While a socket is suspect, a request that can be replayed is given the longest-idle one, so that
    * its answer extends the evidence. Costs one connection per such request in flight after an idle gap longer

@@ -2,6 +2,14 @@ import type { OriginState } from './origin-state.js'
 import type { PairingClient } from './pairing-client.js'
 import type { TrackedSocket } from './tracked-socket.js'
 
+/**
+ * The sockets a request may be written on. `proven`: it cannot be replayed (a method not safe to send twice
+ * without an Idempotency-Key, a stream body…), so only a socket idle for less than its origin has proven
+ * safe. `scout`: a stale failure would be retried, so it may test a suspect socket, and is given one. `any`:
+ * the pool's pick, as undici (protection off, or retries off for a request that could be replayed).
+ */
+export type SocketNeed = 'proven' | 'scout' | 'any'
+
 /** The Client a request is handed to instead of the pool's pick, and whether it goes out on a new connection. */
 export interface ClientChoice {
   readonly client: PairingClient
@@ -21,7 +29,7 @@ export interface ClientChoice {
  *    connects, so the request is never written on it). The pool keeps its number of connections, and the
  *    next such request finds the new socket (case 1): one connection per such request in flight after an
  *    idle gap, not one per request.
- * A request that can be replayed takes the free Client whose suspect socket is the longest idle: if the
+ * A request that can be replayed (`scout`) takes the free Client whose suspect socket is the longest idle: if the
  * socket is alive, its answer is the evidence the others need (the socket is fresh again, and the origin's
  * proven idle grows); if not, the request is retried on a new connection and the origin learns. Left to
  * the pool, such sockets would only be reached when traffic overlaps, by whichever request came then, and
@@ -31,7 +39,7 @@ export interface ClientChoice {
 export function chooseClient(
   origin: OriginState,
   clients: readonly PairingClient[],
-  replayable: boolean,
+  need: Exclude<SocketNeed, 'any'>,
   now: number,
 ): ClientChoice | null {
   if (!origin.hasSuspectIdleSocket(now)) return null
@@ -56,7 +64,11 @@ export function chooseClient(
       suspectRecord = record
     }
   }
-  if (replayable) return suspect === null ? null : { client: suspect, newConnection: false }
+  if (need === 'scout') {
+    // A scout that finds a dead socket needs its retry: not while the origin's retry budget is spent.
+    if (suspect === null || !(origin.budget?.allowsRetry(now) ?? true)) return null
+    return { client: suspect, newConnection: false }
+  }
   if (recent !== null) return { client: recent, newConnection: false }
   if (empty !== null) return { client: empty, newConnection: true }
   if (suspect !== null && suspectRecord !== null) {

@@ -2,7 +2,13 @@ import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
 import type { buildConnector as BuildConnector } from 'undici'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
-import { type EvictEvent, reportEviction, reportIdleLimit, reportRequestLimit } from '../observe/events.js'
+import {
+  type EvictEvent,
+  reportEviction,
+  reportIdleLimit,
+  reportRequestLimit,
+  reportUnreplayableOnNewConnection,
+} from '../observe/events.js'
 import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
 import { ProvenIdle } from '../retry/proven-idle.js'
@@ -10,10 +16,12 @@ import { RequestLimitLearner } from '../retry/request-limit-learner.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
 
-/** With undici's socket-error code, which undici treats as recoverable: requests queued on the Client stay queued. */
-const RETIRED_SESSION = Object.assign(new Error('staleguard retired an idle HTTP/2 session'), {
-  code: 'UND_ERR_SOCKET',
-})
+/**
+ * With undici's socket-error code, which undici treats as recoverable: requests queued on the Client stay
+ * queued. One per session: the error may reach a caller, whose diagnostics are attached to it.
+ */
+const retiredSession = (): Error =>
+  Object.assign(new Error('staleguard retired an idle HTTP/2 session'), { code: 'UND_ERR_SOCKET' })
 
 /** How an origin's connections are opened: directly, or through a proxy (then how requests are written). */
 export interface OriginPath {
@@ -38,7 +46,7 @@ export class OriginState {
   readonly budget: RetryBudget | null
   readonly #learner: IdleLimitLearner | null
   readonly #requestLimits: RequestLimitLearner | null
-  readonly #proven = new ProvenIdle()
+  readonly #proven: ProvenIdle
   readonly connect: BuildConnector.connector
   readonly path: OriginPath
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
@@ -50,6 +58,8 @@ export class OriginState {
     this.budget = options.retry?.budget ? new RetryBudget(options.retry.budget) : null
     this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
     this.#requestLimits = options.learnIdleLimit ? new RequestLimitLearner() : null
+    // A declared path: undici keeps no socket idle past keepAliveMaxTimeout, which is checked below it.
+    this.#proven = new ProvenIdle(options.upstreamIdleTimeout === null ? null : options.keepAliveMaxTimeout)
     this.path = path
     this.mayMultiplex = options.allowH2 && key.startsWith('https:')
     this.connect = (connectOptions, callback) => {
@@ -85,9 +95,9 @@ export class OriginState {
   }
 
   /**
-   * Whether a request that cannot be replayed could meet a socket idle longer than this origin has proven
-   * safe (an HTTP/1.1 connection or an HTTP/2 session). Without one the pool's choice is safe: a socket within
-   * the evidence, a new connection, or the next socket to finish a response.
+   * Whether some idle socket (an HTTP/1.1 connection or an HTTP/2 session) has been idle longer than this
+   * origin has proven safe. Without one the pool's choice is safe for any request: a socket within the
+   * evidence, a new connection, or the next socket to finish a response.
    */
   hasSuspectIdleSocket(now: number): boolean {
     const affordable = this.#proven.affordableMs
@@ -100,15 +110,35 @@ export class OriginState {
     return !record.socket.destroyed && !record.busy && !this.#isSuspect(record, now, this.#proven.affordableMs)
   }
 
+  /** Whether an idle socket has been idle longer than this origin has proven safe (a busy one is not). */
+  suspects(record: TrackedSocket, now: number): boolean {
+    return this.#isSuspect(record, now, this.#proven.affordableMs)
+  }
+
   /** Closes an idle socket that has been idle too long for the request about to take its Client. */
   retireSuspect(record: TrackedSocket): void {
     this.#destroy(record)
     this.#reportEvicted(1, this.#proven.affordableMs, 'unreplayable-request')
   }
 
+  /** A request that cannot be replayed went on a new connection, for want of a socket proven safe: counted and said. */
+  noteUnreplayableOnNewConnection(method: string | undefined, path: string): void {
+    this.counters.unreplayableOnNewConnection++
+    reportUnreplayableOnNewConnection({
+      origin: this.key,
+      method: (method ?? 'GET').toUpperCase(),
+      path,
+      provenIdleMs: this.#proven.provenMs,
+      affordableIdleMs: this.#proven.affordableMs,
+    })
+  }
+
+  /** Runs for every request, over every socket of the origin: the cheapest tests first, no allocation. */
   #isSuspect(record: TrackedSocket, now: number, affordableMs: number): boolean {
     // A socket that never carried a request was just opened for one that is about to be written.
-    return !record.busy && record.requests > 0 && !record.socket.destroyed && now - record.idleSince > affordableMs
+    return (
+      record.inFlight === 0 && record.requests > 0 && now - record.idleSince > affordableMs && !record.socket.destroyed
+    )
   }
 
   /**
@@ -131,7 +161,7 @@ export class OriginState {
   }
 
   onSuccessfulReuse(idleMs: number, now: number): void {
-    this.#proven.onSuccessfulReuse(idleMs)
+    this.#proven.onSuccessfulReuse(idleMs, now)
     const change = this.#learner?.onSuccessfulReuse(idleMs, now)
     if (change) this.#applyLimit(change, 'successful-reuses', now)
   }
@@ -148,7 +178,7 @@ export class OriginState {
     // Hardly idle: the connection was closed after its last request, not for idling. How many it carried
     // (this attempt aside) is what the request limit learns from.
     if (idleMs <= IDLE_FLOOR_MS) this.#learnRequestLimit(failed.requests - 1, now)
-    this.#proven.onStaleFailure(idleMs)
+    this.#proven.onStaleFailure(idleMs, now)
     const change = this.#learner?.onStaleFailure(idleMs, now)
     // A socket that died after almost no idle time was closed for another reason (a per-connection request
     // limit, a restart): its idle siblings are not suspect, and closing them would cost connections.
@@ -219,7 +249,7 @@ export class OriginState {
     // undici sees the close of an idle socket and simply connects anew for the next request. An HTTP/2
     // session's socket is closed with an error: undici 7's session close handler reads the socket info of a
     // socket it has already let go of, and throws, unless the socket recorded an error first.
-    if (record.multiplexed) record.socket.destroy(RETIRED_SESSION)
+    if (record.multiplexed) record.socket.destroy(retiredSession())
     else record.socket.destroy()
   }
 

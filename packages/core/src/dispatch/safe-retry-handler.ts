@@ -19,6 +19,18 @@ import type { OriginState } from './origin-state.js'
 import { type PairingClient, type PairsWithClient, kPairWithClient } from './pairing-client.js'
 import { nextStreamIdOn, streamWasUnprocessed } from './http2-session.js'
 import type { TrackedSocket } from './tracked-socket.js'
+import type { SocketNeed } from './client-choice.js'
+import { IDEMPOTENT_METHODS, type ResolvedOriginOptions } from '../config/options.js'
+
+type IdempotencyHeaders = Parameters<typeof hasIdempotencyKey>[0]
+/** Thrown from `onConnect` to keep a request that cannot be replayed off a suspect socket (see there). */
+class MovedUnwritten extends Error {
+  constructor() {
+    super('staleguard: moved to a new connection before it was written')
+  }
+}
+/** What a method alone allows when retries are off (`retry: false` leaves no list of its own). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS)
 
 /**
  * What a handler is handed by the dispatcher that owns it, as undici's RetryHandler is handed `dispatch`:
@@ -53,11 +65,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #body: RecordedBody | null = null
   /** Options for the first attempt (the recorded body stands in for a one-shot iterable). */
   readonly firstAttemptOptions: Dispatcher.DispatchOptions
-  /**
-   * Whether a stale failure of this request could be retried: its method is safe to send twice (or it has an
-   * Idempotency-Key) and its body can be sent again. One that cannot must not meet a suspect socket.
-   */
-  readonly replayable: boolean
+  /** The sockets this request may be written on (see {@link SocketNeed}). */
+  readonly socketNeed: SocketNeed
 
   /** The attempt running now, 1-based. */
   #attempt = 1
@@ -115,8 +124,12 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     } else {
       this.firstAttemptOptions = options
     }
-    this.replayable =
-      safeToSendTwice && (this.#bodyReplay === 'reusable' || (this.#bodyReplay === 'recordable' && this.#body !== null))
+    this.socketNeed = socketNeedOf(
+      origin.options,
+      safeToSendTwice &&
+        (this.#bodyReplay === 'reusable' || (this.#bodyReplay === 'recordable' && this.#body !== null)),
+      () => IDEMPOTENT.has(this.#method()) || hasIdempotencyKey(options.headers as IdempotencyHeaders),
+    )
     scope?.enter(this)
   }
 
@@ -157,7 +170,12 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // undici writes the request right after this, on the socket its Client holds now.
     const record = this.#client?.socket
     this.#client = null
-    if (record != null) this.#onSocket(record)
+    if (record == null) return
+    // The last word before the write, past any race with the choice of Client (undici waits a turn of the
+    // event loop before reusing a socket): thrown here, undici fails the request unwritten, socket and body
+    // untouched, and `onError` sends it on a new connection.
+    if (this.socketNeed === 'proven' && this.#origin.suspects(record, performance.now())) throw new MovedUnwritten()
+    this.#onSocket(record)
   }
 
   [kPairWithClient](client: PairingClient): void {
@@ -223,6 +241,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   }
 
   onError(error: Error): void {
+    if (error instanceof MovedUnwritten) {
+      this.#moveToNewConnection()
+      return
+    }
     this.#client = null
     const failed = this.#socket
     this.#releaseSocket()
@@ -324,10 +346,20 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   #mayBeReplayed(): boolean {
     const retry = this.#origin.options.retry
     if (retry === null) return false
-    return (
-      retry.methods.has(this.#method()) ||
-      hasIdempotencyKey(this.#options.headers as Parameters<typeof hasIdempotencyKey>[0])
-    )
+    return retry.methods.has(this.#method()) || hasIdempotencyKey(this.#options.headers as IdempotencyHeaders)
+  }
+
+  /** Not written on the suspect socket it was about to take: the same attempt, on a connection of its own. */
+  #moveToNewConnection(): void {
+    this.#origin.noteUnreplayableOnNewConnection(this.#options.method, this.#options.path)
+    this.#connections.dispatchOnNewConnection(this.#origin, this.#attemptOptions(), this as Dispatcher.DispatchHandler)
+  }
+
+  /** A fresh iterable over the recorded body for each attempt; the options as given otherwise. */
+  #attemptOptions(): Dispatcher.DispatchOptions {
+    return this.#body === null
+      ? this.#options
+      : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
   }
 
   #retry(error: Error): void {
@@ -349,11 +381,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       },
       this.#scope?.logger,
     )
-    const options =
-      this.#body === null
-        ? this.#options
-        : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
-    this.#connections.dispatchOnNewConnection(this.#origin, options, this as Dispatcher.DispatchHandler)
+    this.#connections.dispatchOnNewConnection(this.#origin, this.#attemptOptions(), this as Dispatcher.DispatchHandler)
   }
 
   #facts(error: Error, retryDecision: RetryDecision): StaleFailureFacts {
@@ -397,4 +425,15 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#body.release()
     this.#body = null
   }
+}
+
+/**
+ * A request that cannot be replayed needs a socket proven safe; one that can, and would be retried after a
+ * stale failure, may scout a suspect socket. With retries off a request that could be replayed (a GET) takes
+ * the pool's pick as undici would: nothing would save it on a suspect. Protection off: the pool's pick.
+ */
+function socketNeedOf(options: ResolvedOriginOptions, replayable: boolean, safeByNature: () => boolean): SocketNeed {
+  if (!options.protectUnreplayable) return 'any'
+  if (options.retry !== null) return replayable ? 'scout' : 'proven'
+  return safeByNature() ? 'any' : 'proven'
 }

@@ -1,5 +1,5 @@
-import type { Agent as UndiciAgent, Dispatcher, Pool as UndiciPool } from 'undici'
-import { Agent, Pool, UndiciDispatcher } from '../http/undici.js'
+import type { Agent as UndiciAgent, Dispatcher } from 'undici'
+import { Agent, UndiciDispatcher } from '../http/undici.js'
 import { type StaleguardCounters, addCounters, emptyCounters } from '../observe/counters.js'
 import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
@@ -9,9 +9,9 @@ import { kProxyOption } from '../proxy/proxy-plan.js'
 import { OriginPaths } from './origin-paths.js'
 import { OriginState } from './origin-state.js'
 import type { DispatchScope } from './call-scope.js'
-import { reportUnreplayableOnNewConnection } from '../observe/events.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
-import { PairingClient, createPairingClient } from './pairing-client.js'
+import type { PairingClient } from './pairing-client.js'
+import { type OriginPool, createLoneClient, createOriginPool } from './origin-pool.js'
 import { chooseClient } from './client-choice.js'
 
 /**
@@ -29,12 +29,6 @@ export type ScopedDispatchOptions = Dispatcher.DispatchOptions & { [kCallScope]?
 /** Origins whose sockets are all gone are forgotten beyond this many, their counters kept in the totals. */
 const MAX_IDLE_ORIGINS = 1_000
 
-/** An origin's pool, with the Clients it made (in its own order), for requests that choose their socket. */
-interface OriginPool {
-  readonly pool: UndiciPool
-  readonly clients: PairingClient[]
-}
-
 /**
  * An undici Dispatcher: per-origin pools that retire idle sockets before the upstream forgets them, each
  * request wrapped by one safe-retry handler. Use it as `fetch(url, { dispatcher })`, with
@@ -43,11 +37,7 @@ interface OriginPool {
 export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
   readonly #paths: OriginPaths
-  /**
-   * One pool per origin, kept for as long as the origin is: undici's Agent drops a pool whenever its
-   * connection count touches zero, even with a request waiting, and every request after a closed or evicted
-   * connection then pays for a new pool and a new connection.
-   */
+  /** One pool per origin, kept for as long as the origin is (see `createOriginPool`). */
   readonly #pools = new Map<OriginState, OriginPool>()
   /** Only to let undici reject a request without a usable origin, in its own words. */
   #invalidOrigins: UndiciAgent | null = null
@@ -93,27 +83,16 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     origin.budget?.recordRequest(performance.now())
     const written = origin.path.forward === null ? options : origin.path.forward(options)
     const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
-    const { pool, clients } = this.#poolOf(origin)
-    if (origin.options.protectUnreplayable && !this.#closed) {
-      const choice = chooseClient(origin, clients, safe.replayable, performance.now())
+    const origins = this.#poolOf(origin)
+    if (safe.socketNeed !== 'any' && !this.#closed) {
+      const choice = chooseClient(origin, origins.clients, safe.socketNeed, performance.now())
       if (choice !== null) {
-        if (choice.newConnection) this.#reportNewConnection(origin, written)
-        choice.client.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+        if (choice.newConnection) origin.noteUnreplayableOnNewConnection(written.method, written.path)
+        origins.dispatchOn(choice.client, safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
         return true
       }
     }
-    return pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
-  }
-
-  #reportNewConnection(origin: OriginState, options: Dispatcher.DispatchOptions): void {
-    origin.counters.unreplayableOnNewConnection++
-    reportUnreplayableOnNewConnection({
-      origin: origin.key,
-      method: (options.method ?? 'GET').toUpperCase(),
-      path: options.path,
-      provenIdleMs: origin.provenIdleMs,
-      affordableIdleMs: origin.affordableIdleMs,
-    })
+    return origins.pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
   /**
@@ -125,7 +104,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     options: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
   ): void {
-    const client = new PairingClient(origin.key, { ...this.#undiciOptions(origin), connect: origin.connect })
+    const client = createLoneClient(origin)
     this.#newConnectionClients.add(client)
     client.dispatch(options, handler)
     // Close once that one request is done; the socket is not kept.
@@ -229,43 +208,15 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
 
   #poolOf(state: OriginState): OriginPool {
-    const known = this.#pools.get(state)
-    if (known !== undefined) return known
-    const clients: PairingClient[] = []
-    const pool = new Pool(state.key, {
-      ...this.#undiciOptions(state),
-      connections: state.options.connections,
-      connect: state.connect,
-      // undici's Pool keeps every Client it makes (it drops one only past a `clientTtl`, never set here).
-      factory: (origin: string | URL, options: object) => {
-        const client = createPairingClient(origin, options)
-        clients.push(client)
-        return client
-      },
-    })
-    // Pass the pool's events on, as undici's Agent does, so code that watches a dispatcher keeps working.
-    for (const event of ['connect', 'disconnect', 'connectionError', 'drain'] as const) {
-      ;(pool as NodeJS.EventEmitter).on(event, (origin: URL, targets: readonly Dispatcher[], error?: Error) =>
+    let known = this.#pools.get(state)
+    if (known === undefined) {
+      // Pass the pool's events on, as undici's Agent does, so code that watches a dispatcher keeps working.
+      known = createOriginPool(state, (event, origin, targets, error) =>
         (this as NodeJS.EventEmitter).emit(event, origin, [this, ...targets], error),
       )
+      this.#pools.set(state, known)
     }
-    const made = { pool, clients }
-    this.#pools.set(state, made)
-    return made
-  }
-
-  #undiciOptions(state: OriginState): UndiciPool.Options {
-    const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout, allowH2 } = state.options
-    return {
-      keepAliveTimeout,
-      keepAliveMaxTimeout,
-      headersTimeout,
-      bodyTimeout,
-      // One request per HTTP/1.1 socket at a time: reuse and idle time are then facts about a whole socket
-      // (an HTTP/2 session counts its streams, and is idle when the last one ends).
-      pipelining: 1,
-      allowH2,
-    }
+    return known
   }
 
   #originFor(raw: unknown): OriginState | undefined {

@@ -21,7 +21,8 @@ export interface StaleguardCounters {
   /**
    * Requests that cannot be replayed (a method not safe to send twice without an Idempotency-Key, a stream
    * body) sent on a new connection because the idle sockets had been idle longer than the origin has proven
-   * safe: what `protectUnreplayable` costs.
+   * safe: what `protectUnreplayable` costs, at most (some of these connections the pool would have opened
+   * anyway, for want of a free one).
    */
   unreplayableOnNewConnection: number
 }

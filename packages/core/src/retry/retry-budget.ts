@@ -35,6 +35,13 @@ export class RetryBudget {
 
   /** Takes one retry from the budget when it allows one. */
   tryTakeRetry(now: number): boolean {
+    if (!this.allowsRetry(now)) return false
+    this.#retries[this.#current]!++
+    return true
+  }
+
+  /** Whether the budget would allow one more retry now (nothing taken). */
+  allowsRetry(now: number): boolean {
     this.#advance(now)
     let requests = 0
     let retries = 0
@@ -42,10 +49,7 @@ export class RetryBudget {
       requests += this.#requests[i]!
       retries += this.#retries[i]!
     }
-    const allowed = Math.max(this.#settings.minRetries, this.#settings.ratio * requests)
-    if (retries + 1 > allowed) return false
-    this.#retries[this.#current]!++
-    return true
+    return retries + 1 <= Math.max(this.#settings.minRetries, this.#settings.ratio * requests)
   }
 
   /** A retry taken at `takenAt` got a response: it no longer counts against the window it was taken in. */
