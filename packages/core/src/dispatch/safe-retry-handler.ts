@@ -20,7 +20,7 @@ import { type PairingClient, type PairsWithClient, kPairWithClient } from './pai
 import { nextStreamIdOn, streamWasUnprocessed } from './http2-session.js'
 import type { TrackedSocket } from './tracked-socket.js'
 import type { SocketNeed } from './client-choice.js'
-import { IDEMPOTENT_METHODS, type ResolvedOriginOptions } from '../config/options.js'
+import { IDEMPOTENT_METHODS } from '../config/options.js'
 
 type IdempotencyHeaders = Parameters<typeof hasIdempotencyKey>[0]
 /** Thrown from `onConnect` to keep a request that cannot be replayed off a suspect socket (see there). */
@@ -124,11 +124,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     } else {
       this.firstAttemptOptions = options
     }
-    this.socketNeed = socketNeedOf(
-      origin.options,
+    this.socketNeed = this.#socketNeed(
       safeToSendTwice &&
         (this.#bodyReplay === 'reusable' || (this.#bodyReplay === 'recordable' && this.#body !== null)),
-      () => IDEMPOTENT.has(this.#method()) || hasIdempotencyKey(options.headers as IdempotencyHeaders),
     )
     scope?.enter(this)
   }
@@ -343,6 +341,20 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#budgetTakenAt = null
   }
 
+  /**
+   * A request that cannot be replayed needs a socket proven safe; one that can, and would be retried after a
+   * stale failure, may scout a suspect socket. With retries off, a request that could be replayed (a GET)
+   * takes the pool's pick as undici's would: nothing would save it on a suspect. Protection off: the pool's.
+   */
+  #socketNeed(replayable: boolean): SocketNeed {
+    const options = this.#origin.options
+    if (!options.protectUnreplayable) return 'any'
+    if (options.retry !== null) return replayable ? 'scout' : 'proven'
+    const safeByNature =
+      IDEMPOTENT.has(this.#method()) || hasIdempotencyKey(this.#options.headers as IdempotencyHeaders)
+    return safeByNature ? 'any' : 'proven'
+  }
+
   #mayBeReplayed(): boolean {
     const retry = this.#origin.options.retry
     if (retry === null) return false
@@ -425,15 +437,4 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#body.release()
     this.#body = null
   }
-}
-
-/**
- * A request that cannot be replayed needs a socket proven safe; one that can, and would be retried after a
- * stale failure, may scout a suspect socket. With retries off a request that could be replayed (a GET) takes
- * the pool's pick as undici would: nothing would save it on a suspect. Protection off: the pool's pick.
- */
-function socketNeedOf(options: ResolvedOriginOptions, replayable: boolean, safeByNature: () => boolean): SocketNeed {
-  if (!options.protectUnreplayable) return 'any'
-  if (options.retry !== null) return replayable ? 'scout' : 'proven'
-  return safeByNature() ? 'any' : 'proven'
 }
