@@ -1,5 +1,5 @@
-import { type Hop, type HopKind, runWorkload, startHop } from '@staleguard/lab'
-import { useUpstream } from '@staleguard/lab/vitest'
+import { type HopKind, runWorkload } from '@staleguard/lab'
+import { useHop, useUpstream } from '@staleguard/lab/vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Framework, type RunningApp, appClient, startApp } from './framework-apps.js'
 
@@ -18,19 +18,15 @@ export function defineFrameworkLabSuite(framework: Framework): void {
     describe.each(HOPS.flatMap((hop) => VIA.map((via) => [hop, via] as const)))(
       'behind %s, calling with %s',
       (kind, via) => {
-        let hop: Hop | null
+        const hop = useHop(kind, upstream)
         let app: RunningApp
         beforeAll(async () => {
-          hop = await startHop(kind, upstream)
           app = await startApp(framework)
         })
-        afterAll(async () => {
-          await app.close()
-          await hop?.close()
-        })
+        afterAll(() => app.close())
 
         it('fails no GET handler across 10 parallel bursts of 8 after idle gaps', async (ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const client = appClient(app, via)
           const result = await runWorkload(client, hop, upstream, {
             method: 'GET',
@@ -44,7 +40,7 @@ export function defineFrameworkLabSuite(framework: Framework): void {
         })
 
         it('sends each POST without Idempotency-Key upstream at most once', async (ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const client = appClient(app, via)
           const result = await runWorkload(client, hop, upstream, {
             method: 'POST',

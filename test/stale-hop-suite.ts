@@ -1,7 +1,7 @@
 import { getStaleguardDiagnostics } from '@staleguard/core'
-import { type Hop, type HopKind, type Workload, plainFetchClient, runWorkload, startHop } from '@staleguard/lab'
-import { useUpstream } from '@staleguard/lab/vitest'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type HopKind, type Workload, plainFetchClient, runWorkload } from '@staleguard/lab'
+import { useHop, useUpstream } from '@staleguard/lab/vitest'
+import { describe, expect, it } from 'vitest'
 import { STALEGUARD_CLIENTS, recordingFailures } from './staleguard-clients.js'
 
 const BURSTS = 10
@@ -14,17 +14,11 @@ const BURST_SIZE = 8
 export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { plainFetchMustLose: boolean }): void {
   describe(`behind ${kind}`, () => {
     const upstream = useUpstream()
-    let hop: Hop | null
-    beforeAll(async () => {
-      hop = await startHop(kind, upstream)
-      if (hop === null)
-        console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
-    })
-    afterAll(() => hop?.close())
+    const hop = useHop(kind, upstream)
 
     if (plainFetchMustLose) {
       it('plain global fetch loses requests: the lab reproduces the bug', async (ctx) => {
-        if (!hop) return ctx.skip()
+        if (!hop.available) return ctx.skip()
         const client = plainFetchClient()
         const result = await runWorkload(client, hop, upstream, {
           method: 'GET',
@@ -43,7 +37,7 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
           { method: 'PUT', shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE },
           { method: 'DELETE', shape: 'parallel', bursts: BURSTS, burstSize: BURST_SIZE },
         ])('loses no $method across $bursts $shape bursts after idle gaps', async (workload, ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const { client, dispatcher } = factory.make()
           const result = await runWorkload(client, hop, upstream, workload)
           await client.close()
@@ -53,7 +47,7 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
         })
 
         it('saves every GET by retrying alone (learning off): one stale failure per idle gap at most', async (ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const { client, dispatcher } = factory.make({ learnIdleLimit: false })
           const result = await runWorkload(client, hop, upstream, {
             method: 'GET',
@@ -70,7 +64,7 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
         })
 
         it('sends a POST without Idempotency-Key at most once, and explains each failure', async (ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const made = factory.make({ learnIdleLimit: false })
           const { dispatcher } = made
           const { client, errors: failures } = recordingFailures(made.client)
@@ -93,7 +87,7 @@ export function defineStaleHopSuite(kind: HopKind, { plainFetchMustLose }: { pla
         })
 
         it('retries a POST that carries an Idempotency-Key', async (ctx) => {
-          if (!hop) return ctx.skip()
+          if (!hop.available) return ctx.skip()
           const { client } = factory.make({ learnIdleLimit: false })
           const result = await runWorkload(client, hop, upstream, {
             method: 'POST',

@@ -1,15 +1,7 @@
 import { type StaleguardDispatcher, type StaleguardOptions, createFetch } from '@staleguard/core'
-import {
-  type Hop,
-  type HopKind,
-  type Workload,
-  type WorkloadResult,
-  fetchClient,
-  runWorkload,
-  startHop,
-} from '@staleguard/lab'
-import { useUpstream } from '@staleguard/lab/vitest'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type HopKind, type Workload, type WorkloadResult, fetchClient, runWorkload } from '@staleguard/lab'
+import { useHop, useUpstream } from '@staleguard/lab/vitest'
+import { describe, expect, it } from 'vitest'
 
 /** Each workload runs this many times at once, each run with its own dispatcher (and so its own first gap). */
 const RUNS = 5
@@ -33,20 +25,14 @@ export function defineUnreplayableSuite(
 ): void {
   describe(`requests that cannot be replayed, behind ${kind}`, () => {
     const upstream = useUpstream()
-    let hop: Hop | null
-    beforeAll(async () => {
-      hop = await startHop(kind, upstream)
-      if (hop === null)
-        console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
-    })
-    afterAll(() => hop?.close())
+    const hop = useHop(kind, upstream)
 
     async function runs(workload: Workload, options?: StaleguardOptions): Promise<Run[]> {
       return Promise.all(
         Array.from({ length: RUNS }, async () => {
           const staleguardFetch = createFetch(options)
           const client = fetchClient('staleguard', staleguardFetch, () => staleguardFetch.dispatcher.close())
-          const result = await runWorkload(client, hop as Hop, upstream, workload)
+          const result = await runWorkload(client, hop, upstream, workload)
           await client.close()
           return { result, dispatcher: staleguardFetch.dispatcher }
         }),
@@ -55,7 +41,7 @@ export function defineUnreplayableSuite(
 
     if (unprotectedMustLose) {
       it('with protectUnreplayable off, POSTs without a key fail here: the lab can tell', async (ctx) => {
-        if (!hop) return ctx.skip()
+        if (!hop.available) return ctx.skip()
         const all = await runs(
           { method: 'POST', shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE },
           { protectUnreplayable: false },
@@ -86,7 +72,7 @@ export function defineUnreplayableSuite(
       { label: 'POSTs alone, sequential', method: 'POST', shape: 'sequential', bursts: BURSTS, burstSize: BURST_SIZE },
       { label: 'POSTs alone, parallel', method: 'POST', shape: 'parallel', bursts: BURSTS, burstSize: BURST_SIZE },
     ])('$label: 0 failed POSTs, 0 duplicated, 0 lost GETs in 5 runs', async (workload, ctx) => {
-      if (!hop) return ctx.skip()
+      if (!hop.available) return ctx.skip()
       const all = await runs(workload)
       const postsPerBurst = workload.alternate === undefined ? BURST_SIZE : BURST_SIZE / 2
       let sentOnNewConnection = 0

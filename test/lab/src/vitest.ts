@@ -3,6 +3,7 @@
  * not a test) can use the lab without vitest: import them from `@staleguard/lab/vitest`.
  */
 import { afterAll, beforeAll } from 'vitest'
+import { type Hop, type HopKind, startHop } from './scenarios.js'
 import { type Upstream, type UpstreamOptions, startUpstream } from './upstream.js'
 
 /** The upstream `useUpstream` starts: every member of `Upstream` but `close`, which the fixture owns. */
@@ -46,5 +47,38 @@ export function useUpstream(options?: UpstreamOptions): UpstreamFixture {
     get connections() {
       return upstream().connections
     },
+  }
+}
+
+/** The hop `useHop` starts: its origin and gaps, and whether it could start at all. */
+export interface HopFixture extends Pick<Hop, 'origin' | 'gapMs'> {
+  /** False when the hop's program (nginx, HAProxy) is not installed here (never in CI): skip the test. */
+  readonly available: boolean
+}
+
+/**
+ * Starts a hop of this kind in front of the upstream before the suite's tests and closes it after them, like
+ * `useUpstream` (call it after that). A hop whose program is missing is said once and left unavailable.
+ */
+export function useHop(kind: HopKind, upstream: Pick<Upstream, 'port'>): HopFixture {
+  let started: Hop | null = null
+  beforeAll(async () => {
+    started = await startHop(kind, upstream)
+    if (started === null)
+      console.warn(`[staleguard lab] ${kind} is not installed here: its scenarios are skipped (never in CI)`)
+  })
+  afterAll(() => started?.close())
+  const hop = (): Hop => {
+    if (started === null) throw new Error(`useHop(): ${kind} did not start; check \`available\` first`)
+    return started
+  }
+  return {
+    get available() {
+      return started !== null
+    },
+    get origin() {
+      return hop().origin
+    },
+    gapMs: (burst) => hop().gapMs(burst),
   }
 }
