@@ -54,14 +54,14 @@ export function chooseClient(
     const record = client.socket
     if (record === null || record.socket.destroyed) {
       empty ??= client
-    } else if (origin.affords(record, now)) {
-      if (record.idleSince > recentIdleSince) {
-        recent = client
-        recentIdleSince = record.idleSince
+    } else if (origin.suspects(record, now)) {
+      if (suspectRecord === null || record.idleSince < suspectRecord.idleSince) {
+        suspect = client
+        suspectRecord = record
       }
-    } else if (!record.busy && (suspectRecord === null || record.idleSince < suspectRecord.idleSince)) {
-      suspect = client
-      suspectRecord = record
+    } else if (!record.busy && record.idleSince > recentIdleSince) {
+      recent = client
+      recentIdleSince = record.idleSince
     }
   }
   if (need === 'scout') {

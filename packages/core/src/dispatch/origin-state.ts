@@ -105,11 +105,6 @@ export class OriginState {
     return false
   }
 
-  /** Whether an idle socket may carry a request that cannot be replayed (false for one not idle, or gone). */
-  affords(record: TrackedSocket, now: number): boolean {
-    return !record.socket.destroyed && !record.busy && !this.#isSuspect(record, now, this.#proven.affordableMs)
-  }
-
   /** Whether an idle socket has been idle longer than this origin has proven safe (a busy one is not). */
   suspects(record: TrackedSocket, now: number): boolean {
     return this.#isSuspect(record, now, this.#proven.affordableMs)

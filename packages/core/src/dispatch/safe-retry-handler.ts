@@ -20,7 +20,7 @@ import { type PairingClient, type PairsWithClient, kPairWithClient } from './pai
 import { nextStreamIdOn, streamWasUnprocessed } from './http2-session.js'
 import type { TrackedSocket } from './tracked-socket.js'
 import type { SocketNeed } from './client-choice.js'
-import { IDEMPOTENT_METHODS } from '../config/options.js'
+import { IDEMPOTENT_METHODS, type ResolvedOriginOptions } from '../config/options.js'
 
 type IdempotencyHeaders = Parameters<typeof hasIdempotencyKey>[0]
 /** Thrown from `onConnect` to keep a request that cannot be replayed off a suspect socket (see there). */
@@ -111,7 +111,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
             retry.maxReplayBodyBytes,
             (options as BodySourceOptions)[kBodySource],
           )
-    const safeToSendTwice = this.#mayBeReplayed()
+    // With retries off (`retry: false`) the method and key still say what a request is, by the default list.
+    const safeByMethodOrKey =
+      (retry?.methods ?? IDEMPOTENT).has(this.#method()) || hasIdempotencyKey(options.headers as IdempotencyHeaders)
+    const safeToSendTwice = retry !== null && safeByMethodOrKey
     this.#safeToSendTwice = safeToSendTwice
     // On an HTTP/2 origin any method may go again (a stream the server never processed), so its body is kept.
     const replayable = this.#bodyReplay === 'recordable' && (safeToSendTwice || origin.mayMultiplex)
@@ -124,8 +127,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     } else {
       this.firstAttemptOptions = options
     }
-    this.socketNeed = this.#socketNeed(
-      safeToSendTwice &&
+    this.socketNeed = socketNeedOf(
+      origin.options,
+      safeByMethodOrKey &&
         (this.#bodyReplay === 'reusable' || (this.#bodyReplay === 'recordable' && this.#body !== null)),
     )
     scope?.enter(this)
@@ -341,26 +345,6 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#budgetTakenAt = null
   }
 
-  /**
-   * A request that cannot be replayed needs a socket proven safe; one that can, and would be retried after a
-   * stale failure, may scout a suspect socket. With retries off, a request that could be replayed (a GET)
-   * takes the pool's pick as undici's would: nothing would save it on a suspect. Protection off: the pool's.
-   */
-  #socketNeed(replayable: boolean): SocketNeed {
-    const options = this.#origin.options
-    if (!options.protectUnreplayable) return 'any'
-    if (options.retry !== null) return replayable ? 'scout' : 'proven'
-    const safeByNature =
-      IDEMPOTENT.has(this.#method()) || hasIdempotencyKey(this.#options.headers as IdempotencyHeaders)
-    return safeByNature ? 'any' : 'proven'
-  }
-
-  #mayBeReplayed(): boolean {
-    const retry = this.#origin.options.retry
-    if (retry === null) return false
-    return retry.methods.has(this.#method()) || hasIdempotencyKey(this.#options.headers as IdempotencyHeaders)
-  }
-
   /** Not written on the suspect socket it was about to take: the same attempt, on a connection of its own. */
   #moveToNewConnection(): void {
     this.#origin.noteUnreplayableOnNewConnection(this.#options.method, this.#options.path)
@@ -437,4 +421,15 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#body.release()
     this.#body = null
   }
+}
+
+/**
+ * A request that cannot be replayed needs a socket proven safe; one that can, and would be retried after a
+ * stale failure, may scout a suspect socket. With retries off, a request that could be replayed (a GET) takes
+ * the pool's pick as undici's would: nothing would save it on a suspect. Protection off: the pool's pick.
+ */
+function socketNeedOf(options: ResolvedOriginOptions, replayable: boolean): SocketNeed {
+  if (!options.protectUnreplayable) return 'any'
+  if (!replayable) return 'proven'
+  return options.retry === null ? 'any' : 'scout'
 }

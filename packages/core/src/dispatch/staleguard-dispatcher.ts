@@ -80,19 +80,20 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     if (origin === undefined) return (this.#invalidOrigins ??= new Agent()).dispatch(options, handler)
     origin.counters.requests++
     origin.inFlight++
-    origin.budget?.recordRequest(performance.now())
+    const now = performance.now()
+    origin.budget?.recordRequest(now)
     const written = origin.path.forward === null ? options : origin.path.forward(options)
     const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
-    const origins = this.#poolOf(origin)
+    const originPool = this.#poolOf(origin)
     if (safe.socketNeed !== 'any' && !this.#closed) {
-      const choice = chooseClient(origin, origins.clients, safe.socketNeed, performance.now())
+      const choice = chooseClient(origin, originPool.clients, safe.socketNeed, now)
       if (choice !== null) {
         if (choice.newConnection) origin.noteUnreplayableOnNewConnection(written.method, written.path)
-        origins.dispatchOn(choice.client, safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+        originPool.dispatchOn(choice.client, safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
         return true
       }
     }
-    return origins.pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
+    return originPool.pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
   /**
