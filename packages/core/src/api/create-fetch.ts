@@ -1,7 +1,8 @@
 import type { Dispatcher } from 'undici'
 import { type StaleguardDispatcher, dispatcherFrom, isScopeAware } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
-import { type BodySource, fetchBodySourceOf, kBodySource } from '../retry/request-safety.js'
+import { type BodySource, type BodySourceOptions, fetchBodySourceOf, kBodySource } from '../retry/request-safety.js'
+import { copyOfOptions } from '../http/options-copy.js'
 
 /** Exactly the global `fetch`, plus the dispatcher it uses (for `stats()` and `close()`). */
 export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeof globalThis.fetch & {
@@ -48,8 +49,11 @@ function bodyMarkingDispatchers(dispatcher: Dispatcher): DispatcherForBody {
   return (source) => {
     if (source === undefined) return dispatcher
     return (marking[source] ??= {
-      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
-        dispatcher.dispatch({ ...options, [kBodySource]: source } as Dispatcher.DispatchOptions, handler),
+      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
+        const marked: Dispatcher.DispatchOptions & BodySourceOptions = copyOfOptions(options)
+        marked[kBodySource] = source
+        return dispatcher.dispatch(marked, handler)
+      },
     })
   }
 }

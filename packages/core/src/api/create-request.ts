@@ -9,6 +9,7 @@ import {
 } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
 import { type BodySourceOptions, kBodySource, requestBodySourceOf } from '../retry/request-safety.js'
+import { copyOfOptions } from '../http/options-copy.js'
 
 /** `undici.request`'s options, without `dispatcher` (staleguard supplies it). */
 export type StaleguardRequestOptions<TOpaque = null> = Omit<
@@ -46,7 +47,7 @@ export function requestThrough<D extends Dispatcher>(
     try {
       return undiciRequest<TOpaque>(
         url,
-        sayingWhatTheBodyIs(options, { ...options, dispatcher: dispatcher as Dispatcher }),
+        sayingWhatTheBodyIs(options, withDispatcher(options, dispatcher as Dispatcher)),
       )
     } catch (error) {
       throw namingTheUrl(url, error)
@@ -65,8 +66,18 @@ export function requestThrough<D extends Dispatcher>(
 function sayingWhatTheBodyIs<T extends object>(options: { body?: unknown } | undefined, sent: T): T {
   const source = requestBodySourceOf(options?.body)
   if (source === undefined) return sent
-  if (sent === options) return { ...sent, [kBodySource]: source }
-  ;(sent as BodySourceOptions)[kBodySource] = source
+  const marked = (sent === options ? copyOfOptions(sent) : sent) as T & BodySourceOptions
+  marked[kBodySource] = source
+  return marked
+}
+
+/** The caller's options (or none) with `dispatcher` set, in a copy. */
+function withDispatcher<T extends object>(
+  options: T | undefined,
+  dispatcher: Dispatcher,
+): T & { dispatcher: Dispatcher } {
+  const sent = copyOfOptions((options ?? {}) as T) as T & { dispatcher: Dispatcher }
+  sent.dispatcher = dispatcher
   return sent
 }
 
@@ -86,7 +97,7 @@ export function request<TOpaque = null>(
     if (options?.dispatcher) return undiciRequest<TOpaque>(url, sayingWhatTheBodyIs(options, options))
     const global = getGlobalDispatcher()
     const dispatcher = isScopeAware(global) || isMockAgent(global) ? global : (fallback ??= createDispatcher())
-    return undiciRequest<TOpaque>(url, sayingWhatTheBodyIs(options, { ...options, dispatcher }))
+    return undiciRequest<TOpaque>(url, sayingWhatTheBodyIs(options, withDispatcher(options, dispatcher)))
   } catch (error) {
     throw namingTheUrl(url, error)
   }

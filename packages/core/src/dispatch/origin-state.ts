@@ -47,6 +47,9 @@ export class OriginState {
   readonly #learner: IdleLimitLearner | null
   readonly #requestLimits: RequestLimitLearner | null
   readonly #proven: ProvenIdle
+  /** No socket is suspect until this time, at an affordable time of at least `#noSuspectAffordable` (see hasSuspectIdleSocket). */
+  #noSuspectUntil = Number.NEGATIVE_INFINITY
+  #noSuspectAffordable = Number.POSITIVE_INFINITY
   readonly connect: BuildConnector.connector
   readonly path: OriginPath
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
@@ -101,7 +104,17 @@ export class OriginState {
    */
   hasSuspectIdleSocket(now: number): boolean {
     const affordable = this.#proven.affordableMs
-    for (const record of this.sockets) if (this.#isSuspect(record, now, affordable)) return true
+    // Asked on nearly every request: after a walk that found none, no socket can turn suspect before the
+    // earliest idle one passes the affordable time (a socket going idle later starts its idle later), so
+    // until then the answer stands, unless the affordable time went down.
+    if (now <= this.#noSuspectUntil && affordable >= this.#noSuspectAffordable) return false
+    let horizon = now + affordable
+    for (const record of this.sockets) {
+      if (this.#isSuspect(record, now, affordable)) return true
+      if (record.inFlight === 0 && record.requests > 0) horizon = Math.min(horizon, record.idleSince + affordable)
+    }
+    this.#noSuspectUntil = horizon
+    this.#noSuspectAffordable = affordable
     return false
   }
 

@@ -21,6 +21,7 @@ import { nextStreamIdOn, streamWasUnprocessed } from './http2-session.js'
 import type { TrackedSocket } from './tracked-socket.js'
 import type { SocketNeed } from './client-choice.js'
 import { IDEMPOTENT_METHODS, type ResolvedOriginOptions } from '../config/options.js'
+import { copyOfOptions } from '../http/options-copy.js'
 
 type IdempotencyHeaders = Parameters<typeof hasIdempotencyKey>[0]
 /** Thrown from `onConnect` to keep a request that cannot be replayed off a suspect socket (see there). */
@@ -123,7 +124,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     if (replayable || (retry !== null && this.#bodyReplay === 'stream' && isIterableBody(options.body))) {
       this.#body = new RecordedBody(options.body as AsyncIterable<unknown>)
       if (!replayable) this.#body.stopRecording()
-      this.firstAttemptOptions = { ...options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
+      this.firstAttemptOptions = this.#withRecordedBody(options)
     } else {
       this.firstAttemptOptions = options
     }
@@ -353,9 +354,13 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   /** A fresh iterable over the recorded body for each attempt; the options as given otherwise. */
   #attemptOptions(): Dispatcher.DispatchOptions {
-    return this.#body === null
-      ? this.#options
-      : { ...this.#options, body: this.#body.attempt() as Dispatcher.DispatchOptions['body'] }
+    return this.#body === null ? this.#options : this.#withRecordedBody(this.#options)
+  }
+
+  #withRecordedBody(options: Dispatcher.DispatchOptions): Dispatcher.DispatchOptions {
+    const attempt = copyOfOptions(options)
+    attempt.body = this.#body!.attempt() as Dispatcher.DispatchOptions['body']
+    return attempt
   }
 
   #retry(error: Error): void {

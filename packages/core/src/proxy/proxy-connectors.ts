@@ -3,6 +3,7 @@ import type { Dispatcher, buildConnector as BuildConnector, Pool as UndiciPool }
 import { Pool, buildConnector } from '../http/undici.js'
 import { withHeadersIfAbsent } from '../http/request-headers.js'
 import type { ProxyRoute } from './proxy-plan.js'
+import { copyOfOptions } from '../http/options-copy.js'
 
 /** A TLS option the connector types only carry on one branch of their union. */
 function servernameOf(options: BuildConnector.BuildOptions | undefined): string | undefined {
@@ -82,10 +83,9 @@ export function forwardRequests(
     const path = options.path.startsWith('/')
       ? `${String(options.origin).replace(/\/$/, '')}${options.path}`
       : options.path
-    return {
-      ...options,
-      path,
-      headers: withHeadersIfAbsent(options.headers, additions) as Dispatcher.DispatchOptions['headers'],
-    }
+    const forwarded = copyOfOptions(options)
+    forwarded.path = path
+    forwarded.headers = withHeadersIfAbsent(options.headers, additions) as Dispatcher.DispatchOptions['headers']
+    return forwarded
   }
 }

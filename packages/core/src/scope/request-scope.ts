@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { type ScopedDispatchOptions, isScopeAware, kCallScope } from '../dispatch/staleguard-dispatcher.js'
-import { fetchVia } from '../api/create-fetch.js'
+import { type DispatcherForBody, fetchVia } from '../api/create-fetch.js'
 import { type BodySource, type BodySourceOptions, kBodySource } from '../retry/request-safety.js'
 import type { StaleguardLogger } from '../observe/events.js'
 import { markTimeout } from '../observe/diagnostics.js'
@@ -14,6 +14,7 @@ import { requestIdOf } from './request-id.js'
 import type { ResolvedScopeOptions } from './scope-options.js'
 import { type DispatchHeaders, flatHeadersIfAbsent, withHeadersIfAbsent } from '../http/request-headers.js'
 import type { AbortableCall, DispatchScope } from '../dispatch/call-scope.js'
+import { copyOfOptions } from '../http/options-copy.js'
 
 /**
  * What an adapter knows about the incoming request. Read when needed: `logger` only when there is something
@@ -154,7 +155,8 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     // enters its calls into it itself, and takes the headers as a flat list; any other dispatcher gets a thin
     // wrapper, and the headers in the shape the caller used.
     if (isScopeAware(target)) {
-      const marked: ScopedDispatchOptions & BodySourceOptions = { ...options, [kCallScope]: this }
+      const marked: ScopedDispatchOptions & BodySourceOptions = copyOfOptions(options)
+      marked[kCallScope] = this
       if (bodySource !== undefined) marked[kBodySource] = bodySource
       if (this.#propagated.length > 0) {
         marked.headers = flatHeadersIfAbsent(
@@ -173,13 +175,12 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /** The options with this request's id and trace headers added where the caller did not set them. */
   #propagate(options: Dispatcher.DispatchOptions): Dispatcher.DispatchOptions {
     if (this.#propagated.length === 0) return options
-    return {
-      ...options,
-      headers: withHeadersIfAbsent(
-        options.headers as DispatchHeaders,
-        this.#propagated,
-      ) as Dispatcher.DispatchOptions['headers'],
-    }
+    const propagated = copyOfOptions(options)
+    propagated.headers = withHeadersIfAbsent(
+      options.headers as DispatchHeaders,
+      this.#propagated,
+    ) as Dispatcher.DispatchOptions['headers']
+    return propagated
   }
 
   /**
@@ -272,9 +273,24 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     const scopedRequest = requestThrough<Dispatcher>(this.dispatcher)
     const bound = <TOpaque = null>(url: string | URL, options?: StaleguardRequestOptions<TOpaque>) => {
       const callerSignal = options?.signal as AbortSignal | undefined
-      return scopedRequest<TOpaque>(url, callerSignal ? { ...options, signal: this.#signalFor(callerSignal) } : options)
+      if (!callerSignal) return scopedRequest<TOpaque>(url, options)
+      const signalled = copyOfOptions(options!)
+      signalled.signal = this.#signalFor(callerSignal)
+      return scopedRequest<TOpaque>(url, signalled)
     }
     return Object.assign(bound, { dispatcher: scopedRequest.dispatcher })
+  }
+
+  /**
+   * Only a staleguard dispatcher reads what a body stood for; one marking dispatcher per kind, made on first
+   * use (most scopes send no body and never make one).
+   */
+  #dispatchersByBody(): DispatcherForBody {
+    const marking: Partial<Record<BodySource, object>> = {}
+    return (source) =>
+      source === undefined || !isScopeAware(this.#dispatcher)
+        ? this
+        : (marking[source] ??= this.#dispatcherForBody(source))
   }
 
   /** A dispatcher that tells the staleguard dispatcher what the call's body stood for. */
@@ -288,24 +304,17 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
   /** One closure per scope, built on first use: `request.fetch` is read on most requests, so it stays lean. */
   #createFetch(): typeof fetch {
     const plainInit = { dispatcher: this as object } as RequestInit
-    // Only a staleguard dispatcher reads what a body stood for; one marking dispatcher per kind, on first use.
-    const marking: Partial<Record<BodySource, object>> = {}
-    const dispatcherFor = (source: BodySource | undefined): object =>
-      source === undefined || !isScopeAware(this.#dispatcher)
-        ? this
-        : (marking[source] ??= this.#dispatcherForBody(source))
+    let dispatcherFor: DispatcherForBody | null = null
     return (input, init) => {
       // An explicit dispatcher leaves this scope; otherwise only a caller's own signal needs handling.
       const callerSignal =
         init?.dispatcher === undefined
           ? (init?.signal ?? (input instanceof Request ? input.signal : undefined))
           : undefined
-      return fetchVia(
-        dispatcherFor,
-        plainInit,
-        input,
-        callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init,
-      )
+      const callInit = callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init
+      // Most calls have no init, so no body to choose a dispatcher by: the choice is made on the first that does.
+      if (callInit === undefined) return globalThis.fetch(input, plainInit)
+      return fetchVia((dispatcherFor ??= this.#dispatchersByBody()), plainInit, input, callInit)
     }
   }
 }
