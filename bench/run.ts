@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [fetch|frameworks|fast-path|soak|allocation|connections …]`: the benchmarks, each comparing side by side in one run
+ * `pnpm bench [fetch|frameworks|fast-path|soak|allocation|connections|options-copy …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds (the frameworks one also with both sides loaded at once), reporting medians and ratios. Speed lives here, never in the tests.
  * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
@@ -9,11 +9,12 @@ import { benchAllocation } from './allocation.js'
 import { benchConnections } from './connections.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
+import { benchOptionsCopy } from './options-copy.js'
 import { type FrameworkRatios, benchFrameworks } from './frameworks.js'
 import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
-const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections'] as const
+const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections', 'options-copy'] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
@@ -83,5 +84,13 @@ if (chosen.includes('connections')) {
       `${r.scenario}: plain Agent ${r.agent.connections} connections (${r.agent.lost} lost), staleguard ${r.staleguard.connections} (${r.staleguard.lost} lost) for ${r.requests} requests`,
     )
   }
+}
+if (chosen.includes('options-copy')) {
+  const { nsPerRequest } = await benchOptionsCopy({ rounds: 7, perRound: 100_000 })
+  summary.push(
+    `undici Request from dispatch options: ${Object.entries(nsPerRequest)
+      .map(([kind, ns]) => `${kind} ${ns.toFixed(0)} ns`)
+      .join(', ')}`,
+  )
 }
 console.log(`\nsummary\n${summary.map((line) => `  ${line}`).join('\n')}`)

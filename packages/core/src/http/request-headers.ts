@@ -110,7 +110,8 @@ function withObjectHeadersIfAbsent(
   let merged: Record<string, string | string[] | undefined> | null = null
   for (const [name, value] of additions) {
     if (ownHeaderName(headers, name) !== undefined) continue
-    merged ??= { ...headers }
+    // A copy to grow is made with Object.assign, never a spread: see options-copy.ts.
+    merged ??= Object.assign({}, headers)
     merged[name] = value
   }
   return merged ?? headers
