@@ -47,7 +47,7 @@ export class OriginState {
   readonly #learner: IdleLimitLearner | null
   readonly #requestLimits: RequestLimitLearner | null
   readonly #proven: ProvenIdle
-  /** No socket is suspect until this time, at an affordable time of at least `#noSuspectAffordable` (see hasSuspectIdleSocket). */
+  /** No socket is suspect before this time while the affordable time stays at least `#noSuspectAffordable`. */
   #noSuspectUntil = Number.NEGATIVE_INFINITY
   #noSuspectAffordable = Number.POSITIVE_INFINITY
   readonly connect: BuildConnector.connector
