@@ -30,7 +30,7 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
   const dispatcher = dispatcherFrom(arg)
   // fetch never mutates init, so the common no-init call reuses one object.
   const plainInit = { dispatcher: dispatcher as object } as RequestInit
-  const dispatcherFor = bodyMarkingDispatchers(dispatcher)
+  const dispatcherFor = bodyMarkingDispatchers(dispatcher, dispatcher, dispatchWithBodySource(dispatcher))
   const staleguardFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
     fetchVia(dispatcherFor, plainInit, input, init)
   Object.defineProperty(staleguardFetch, 'dispatcher', { value: dispatcher, enumerable: true })
@@ -38,23 +38,37 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
 }
 
 /**
- * For a staleguard dispatcher, one small dispatcher per kind of body (made on first use) that adds the fact to
- * the dispatch options; calls without a body go to the dispatcher itself, copy-free. Any other dispatcher is
- * handed to fetch as it is: it would not read the fact, and fetch reads more of it than `dispatch` (a
- * MockAgent's `isMockActive`).
+ * For a staleguard dispatcher, one small dispatcher per kind of body (made on first use) that hands the call to
+ * `dispatchMarked` with what the body stood for; calls without a body go to `plain`, copy-free. Any other
+ * dispatcher is handed to fetch as it is: it would not read the fact, and fetch reads more of it than
+ * `dispatch` (a MockAgent's `isMockActive`). `createFetch` and a request scope's fetch both choose this way.
  */
-function bodyMarkingDispatchers(dispatcher: Dispatcher): DispatcherForBody {
-  if (!isScopeAware(dispatcher)) return () => dispatcher
+export function bodyMarkingDispatchers(
+  plain: object,
+  target: Dispatcher,
+  dispatchMarked: (
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    source: BodySource,
+  ) => boolean,
+): DispatcherForBody {
+  if (!isScopeAware(target)) return () => plain
   const marking: Partial<Record<BodySource, object>> = {}
   return (source) => {
-    if (source === undefined) return dispatcher
+    if (source === undefined) return plain
     return (marking[source] ??= {
-      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
-        const marked: Dispatcher.DispatchOptions & BodySourceOptions = copyOfOptions(options)
-        marked[kBodySource] = source
-        return dispatcher.dispatch(marked, handler)
-      },
+      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
+        dispatchMarked(options, handler, source),
     })
+  }
+}
+
+/** The staleguard dispatcher's own marking: a copy of the options that says what the body stood for. */
+function dispatchWithBodySource(dispatcher: Dispatcher): Parameters<typeof bodyMarkingDispatchers>[2] {
+  return (options, handler, source) => {
+    const marked: Dispatcher.DispatchOptions & BodySourceOptions = copyOfOptions(options)
+    marked[kBodySource] = source
+    return dispatcher.dispatch(marked, handler)
   }
 }
 

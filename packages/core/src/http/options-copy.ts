@@ -1,6 +1,6 @@
 /**
- * A copy of dispatch (or request) options, to add properties to: every copy staleguard makes of options that
- * reach undici goes through here, never through a spread. On Node 20 (V8 11.3), an object made by spreading
+ * A copy of dispatch (or request) options, or of their header object, to add properties to: every copy
+ * staleguard makes of options that reach undici goes through here, never through a spread. On Node 20 (V8 11.3), an object made by spreading
  * and then given a property the original lacks (`{ ...options, [kCallScope]: scope }`) makes undici's
  * Request constructor, which reads some sixteen names from its options, take about 5.6 µs instead of 0.8; a
  * copy made by `Object.assign` does not (`pnpm bench options-copy`). Node 22 and later have no such cliff,

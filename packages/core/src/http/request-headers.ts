@@ -1,3 +1,5 @@
+import { copyOfOptions } from './options-copy.js'
+
 /**
  * Reading and adding request headers in every shape undici accepts for `dispatch(opts)`: a plain object
  * (fetch passes one), a flat `[name, value, name, value]` array, or an iterable of `[name, value]` pairs.
@@ -110,8 +112,7 @@ function withObjectHeadersIfAbsent(
   let merged: Record<string, string | string[] | undefined> | null = null
   for (const [name, value] of additions) {
     if (ownHeaderName(headers, name) !== undefined) continue
-    // A copy to grow is made with Object.assign, never a spread: see options-copy.ts.
-    merged ??= Object.assign({}, headers)
+    merged ??= copyOfOptions(headers)
     merged[name] = value
   }
   return merged ?? headers

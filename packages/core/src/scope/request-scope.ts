@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { linkAbort } from './abort-links.js'
 import { type ScopedDispatchOptions, isScopeAware, kCallScope } from '../dispatch/staleguard-dispatcher.js'
-import { type DispatcherForBody, fetchVia } from '../api/create-fetch.js'
+import { type DispatcherForBody, bodyMarkingDispatchers, fetchVia } from '../api/create-fetch.js'
 import { type BodySource, type BodySourceOptions, kBodySource } from '../retry/request-safety.js'
 import type { StaleguardLogger } from '../observe/events.js'
 import { markTimeout } from '../observe/diagnostics.js'
@@ -281,26 +281,6 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
     return Object.assign(bound, { dispatcher: scopedRequest.dispatcher })
   }
 
-  /**
-   * Only a staleguard dispatcher reads what a body stood for; one marking dispatcher per kind, made on first
-   * use (most scopes send no body and never make one).
-   */
-  #dispatchersByBody(): DispatcherForBody {
-    const marking: Partial<Record<BodySource, object>> = {}
-    return (source) =>
-      source === undefined || !isScopeAware(this.#dispatcher)
-        ? this
-        : (marking[source] ??= this.#dispatcherForBody(source))
-  }
-
-  /** A dispatcher that tells the staleguard dispatcher what the call's body stood for. */
-  #dispatcherForBody(source: BodySource): object {
-    return {
-      dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
-        this.#dispatch(options, handler, source),
-    }
-  }
-
   /** One closure per scope, built on first use: `request.fetch` is read on most requests, so it stays lean. */
   #createFetch(): typeof fetch {
     const plainInit = { dispatcher: this as object } as RequestInit
@@ -314,7 +294,10 @@ export class RequestScope implements DispatchScope, StaleguardRequestScope {
       const callInit = callerSignal ? { ...init, signal: this.#signalFor(callerSignal) } : init
       // Most calls have no init, so no body to choose a dispatcher by: the choice is made on the first that does.
       if (callInit === undefined) return globalThis.fetch(input, plainInit)
-      return fetchVia((dispatcherFor ??= this.#dispatchersByBody()), plainInit, input, callInit)
+      dispatcherFor ??= bodyMarkingDispatchers(this, this.#dispatcher, (options, handler, source) =>
+        this.#dispatch(options, handler, source),
+      )
+      return fetchVia(dispatcherFor, plainInit, input, callInit)
     }
   }
 }
