@@ -34,6 +34,9 @@ export interface BenchApp {
   takeOutput(): string
 }
 
+/** Node and V8 flags for every app process (`BENCH_APP_FLAGS='--max-opt=2'`), to ask where a gap comes from. */
+const appFlags = (): string[] => (process.env.BENCH_APP_FLAGS ?? '').split(' ').filter((flag) => flag !== '')
+
 /**
  * Starts `app-server.ts` for a framework and variant, pinned to CPU 0 (the upstream and autocannon share
  * CPU 1). Its stdout is collected: the first line that is a number is its port.
@@ -46,7 +49,7 @@ export async function startBenchApp(
 ): Promise<BenchApp> {
   const child = fork(fileURLToPath(new URL('./app-server.ts', import.meta.url)), [framework, variant, upstream], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    execArgv: [...execArgv, '--import', 'tsx'],
+    execArgv: [...execArgv, ...appFlags(), '--import', 'tsx'],
   })
   let output = ''
   child.stdout!.on('data', (chunk: Buffer) => {
