@@ -10,9 +10,14 @@ import type { TrackedSocket } from './tracked-socket.js'
  */
 export type SocketNeed = 'proven' | 'scout' | 'any'
 
-/** The Client a request is handed to instead of the pool's pick, and whether it goes out on a new connection. */
+/** The Client a request is handed to instead of the pool's pick. */
 export interface ClientChoice {
   readonly client: PairingClient
+  /**
+   * It goes out on a new connection where the pool's own pick would have reused a socket: a connection that
+   * protection costs (`unreplayableOnNewConnection`). A new connection the pool would have opened as well
+   * (its first free Client had no socket either) is not one.
+   */
   readonly newConnection: boolean
 }
 
@@ -48,13 +53,19 @@ export function chooseClient(
   let empty: PairingClient | null = null
   let suspect: PairingClient | null = null
   let suspectRecord: TrackedSocket | null = null
+  // The pool's own pick is its first free Client, in the order kept here: whether it holds a live socket.
+  let poolPickHasSocket: boolean | null = null
   for (const client of clients) {
     // Busy, or about to be: a request already queued on it is written first.
     if (client.closed || client.destroyed || client.stats.size > 0) continue
     const record = client.socket
     if (record === null || record.socket.destroyed) {
+      poolPickHasSocket ??= false
       empty ??= client
-    } else if (origin.suspects(record, now)) {
+      continue
+    }
+    poolPickHasSocket ??= true
+    if (origin.suspects(record, now)) {
       if (suspectRecord === null || record.idleSince < suspectRecord.idleSince) {
         suspect = client
         suspectRecord = record
@@ -70,7 +81,7 @@ export function chooseClient(
     return { client: suspect, newConnection: false }
   }
   if (recent !== null) return { client: recent, newConnection: false }
-  if (empty !== null) return { client: empty, newConnection: true }
+  if (empty !== null) return { client: empty, newConnection: poolPickHasSocket === true }
   if (suspect !== null && suspectRecord !== null) {
     origin.retireSuspect(suspectRecord)
     return { client: suspect, newConnection: true }

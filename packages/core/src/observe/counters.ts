@@ -20,9 +20,9 @@ export interface StaleguardCounters {
   socketsEvicted: number
   /**
    * Requests that cannot be replayed (a method not safe to send twice without an Idempotency-Key, a stream
-   * body) sent on a new connection because the idle sockets had been idle longer than the origin has proven
-   * safe: what `protectUnreplayable` costs, at most (some of these connections the pool would have opened
-   * anyway, for want of a free one).
+   * body) sent on a new connection where the pool would have reused an idle socket, because that socket had
+   * been idle longer than the origin has proven safe: what `protectUnreplayable` costs. A new connection the
+   * pool would have opened as well (its first free Client had no socket) is not counted.
    */
   unreplayableOnNewConnection: number
 }

@@ -69,7 +69,7 @@ export const STALEGUARD_METRICS: readonly MetricDefinition[] = [
   {
     name: 'unreplayable_on_new_connection_total',
     type: 'counter',
-    help: 'Requests that cannot be replayed sent on a new connection, their idle sockets idle longer than proven safe.',
+    help: 'Requests that cannot be replayed sent on a new connection where the pool would have reused a socket idle longer than proven safe.',
     value: (o) => o.unreplayableOnNewConnection,
   },
   { name: 'open_sockets', type: 'gauge', help: 'Connections open now.', value: (o) => o.openSockets },
