@@ -16,6 +16,13 @@ export type StaleguardFetch<D extends Dispatcher = StaleguardDispatcher> = typeo
  */
 export type DispatcherForBody = (source: BodySource | undefined) => object
 
+/** Dispatches a call whose body stood for `source`, telling the staleguard dispatcher so. */
+export type MarkedDispatch = (
+  options: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+  source: BodySource,
+) => boolean
+
 /**
  * A `fetch` with the global signature and return type (the built-in `Response`, so `instanceof Response`
  * holds) that goes through a staleguard dispatcher. An explicit `init.dispatcher` still wins.
@@ -46,11 +53,7 @@ export function createFetch(arg?: StaleguardOptions | Dispatcher): StaleguardFet
 export function bodyMarkingDispatchers(
   plain: object,
   target: Dispatcher,
-  dispatchMarked: (
-    options: Dispatcher.DispatchOptions,
-    handler: Dispatcher.DispatchHandler,
-    source: BodySource,
-  ) => boolean,
+  dispatchMarked: MarkedDispatch,
 ): DispatcherForBody {
   if (!isScopeAware(target)) return () => plain
   const marking: Partial<Record<BodySource, object>> = {}
@@ -64,7 +67,7 @@ export function bodyMarkingDispatchers(
 }
 
 /** The staleguard dispatcher's own marking: a copy of the options that says what the body stood for. */
-function dispatchWithBodySource(dispatcher: Dispatcher): Parameters<typeof bodyMarkingDispatchers>[2] {
+function dispatchWithBodySource(dispatcher: Dispatcher): MarkedDispatch {
   return (options, handler, source) => {
     const marked: Dispatcher.DispatchOptions & BodySourceOptions = copyOfOptions(options)
     marked[kBodySource] = source
