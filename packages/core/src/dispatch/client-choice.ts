@@ -53,19 +53,16 @@ export function chooseClient(
   let empty: PairingClient | null = null
   let suspect: PairingClient | null = null
   let suspectRecord: TrackedSocket | null = null
-  // The pool's own pick is its first free Client, in the order kept here: whether it holds a live socket.
-  let poolPickHasSocket: boolean | null = null
+  // The pool's own pick: its first free Client, in the order kept here.
+  let poolPick: PairingClient | null = null
   for (const client of clients) {
     // Busy, or about to be: a request already queued on it is written first.
     if (client.closed || client.destroyed || client.stats.size > 0) continue
+    poolPick ??= client
     const record = client.socket
     if (record === null || record.socket.destroyed) {
-      poolPickHasSocket ??= false
       empty ??= client
-      continue
-    }
-    poolPickHasSocket ??= true
-    if (origin.suspects(record, now)) {
+    } else if (origin.suspects(record, now)) {
       if (suspectRecord === null || record.idleSince < suspectRecord.idleSince) {
         suspect = client
         suspectRecord = record
@@ -81,7 +78,8 @@ export function chooseClient(
     return { client: suspect, newConnection: false }
   }
   if (recent !== null) return { client: recent, newConnection: false }
-  if (empty !== null) return { client: empty, newConnection: poolPickHasSocket === true }
+  // A new connection the pool would have opened too (its pick is this empty Client) costs nothing.
+  if (empty !== null) return { client: empty, newConnection: poolPick !== empty }
   if (suspect !== null && suspectRecord !== null) {
     origin.retireSuspect(suspectRecord)
     return { client: suspect, newConnection: true }

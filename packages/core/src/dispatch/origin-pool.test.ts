@@ -1,11 +1,9 @@
-import { once } from 'node:events'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type Upstream, freePort, startUpstream, until } from '@staleguard/lab'
 import type { Dispatcher } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resolveOriginOptions } from '../config/resolve-options.js'
 import { UndiciDispatcher, buildConnector } from '../http/undici.js'
-import { type OriginPool, createOriginPool } from './origin-pool.js'
+import { type OriginPool, busyFlagOf, createOriginPool } from './origin-pool.js'
 import { OriginState } from './origin-state.js'
 
 /**
@@ -14,44 +12,17 @@ import { OriginState } from './origin-state.js'
  * pool's back (socket choice), which the pool must see as busy.
  */
 
-const servers: http.Server[] = []
+const upstreams: Upstream[] = []
 const pools: OriginPool[] = []
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.pool.destroy()))
-  for (const server of servers.splice(0)) server.closeAllConnections()
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
+  await Promise.all(upstreams.splice(0).map((upstream) => upstream.close()))
 })
 
-/** An upstream that counts its connections and holds `/hold` responses until `release()`. */
-async function upstream(port = 0): Promise<{ origin: string; connections: () => number; release: () => void }> {
-  let connections = 0
-  const held: http.ServerResponse[] = []
-  let released = false
-  const server = http.createServer((req, res) => {
-    if (req.url === '/hold' && !released) held.push(res)
-    else res.end('ok')
-  })
-  server.on('connection', () => connections++)
-  servers.push(server)
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    connections: () => connections,
-    release: () => {
-      released = true
-      for (const res of held.splice(0)) res.end('ok')
-    },
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = http.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
+async function upstreamOn(port?: number): Promise<Upstream> {
+  const upstream = await startUpstream({ port })
+  upstreams.push(upstream)
+  return upstream
 }
 
 function originPoolFor(origin: string, failed: Dispatcher[] = []): OriginPool {
@@ -77,10 +48,9 @@ function clientsOfUndici(pool: OriginPool): readonly Dispatcher[] {
   return (pool.pool as unknown as Record<symbol, Dispatcher[]>)[kClients!]!
 }
 
-/** The pool's own per-Client busy flag (pool-base `kNeedDrain`), the one `dispatchOn` sets. */
+/** Whether the pool counts a Client busy, by the flag `dispatchOn` sets. */
 function poolCountsBusy(pool: OriginPool, client: Dispatcher): boolean {
-  const kNeedDrain = Object.getOwnPropertySymbols(pool.pool).find((symbol) => symbol.description === 'needDrain')
-  return (client as unknown as Record<symbol, boolean>)[kNeedDrain!] === true
+  return (client as unknown as Record<symbol, boolean>)[busyFlagOf(pool.pool)!] === true
 }
 
 /** undici's `request` through a dispatch function (to hand a request to one Client, as socket choice does). */
@@ -92,12 +62,15 @@ function requestVia(dispatch: (options: Dispatcher.DispatchOptions, handler: Dis
     }
   })()
   return (origin: string, path: string) =>
-    dispatcher.request({ origin, path, method: 'GET' }).then((response) => response.body.text())
+    dispatcher.request({ origin, path, method: 'GET' }).then(async (response) => {
+      await response.body.dump()
+      return response.statusCode
+    })
 }
 
 describe('the origin pool and its list of Clients', () => {
   it('lets go of a Client whose connection failed, as undici does, and lists the one that replaces it', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const origin = `http://127.0.0.1:${port}`
     const failed: Dispatcher[] = []
     const pool = originPoolFor(origin, failed)
@@ -110,37 +83,32 @@ describe('the origin pool and its list of Clients', () => {
     expect(pool.clients).toEqual(clientsOfUndici(pool))
 
     // The origin comes up on that port: the Clients listed are the pool's, one of them holding the new socket.
-    const server = await upstream(port)
-    expect(await viaPool(origin, '/up')).toBe('ok')
+    const upstream = await upstreamOn(port)
+    expect(await viaPool(origin, '/up')).toBe(200)
     expect(pool.clients).toEqual(clientsOfUndici(pool))
     expect(pool.clients.filter((client) => client.socket !== null)).toHaveLength(1)
-    expect(server.connections()).toBe(1)
+    expect(upstream.connections).toBe(1)
   })
 
   it('flags a Client given a request directly as busy, so the pool sends its next request elsewhere', async () => {
-    const server = await upstream()
-    const pool = originPoolFor(server.origin)
+    const upstream = await upstreamOn()
+    const pool = originPoolFor(upstream.origin)
     const viaPool = requestVia((options, handler) => pool.pool.dispatch(options, handler))
-    expect(await viaPool(server.origin, '/first')).toBe('ok')
+    expect(await viaPool(upstream.origin, '/first')).toBe(200)
     const chosen = pool.clients.find((client) => client.socket !== null)!
     expect(pool.clients.indexOf(chosen)).toBe(0)
     // Until its drain reaches the pool, the pool still counts it busy from its own dispatch: wait for that, or
     // the pool would pass it over whatever the flag does.
-    for (let waited = 0; poolCountsBusy(pool, chosen) && waited < 2_000; waited += 10)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(poolCountsBusy(pool, chosen)).toBe(false)
+    expect(await until(() => !poolCountsBusy(pool, chosen), 2_000)).toBe(true)
     const viaChosen = requestVia((options, handler) => pool.dispatchOn(chosen, options, handler))
-    const held = viaChosen(server.origin, '/hold')
-    // Unflagged, the pool would queue this one behind the held request on the same socket, and it would wait.
-    const next = viaPool(server.origin, '/next')
-    const outcome = await Promise.race([
-      next,
-      new Promise((resolve) => setTimeout(resolve, 5_000, 'queued behind the held request')),
-    ])
-    expect(outcome).toBe('ok')
-    expect(server.connections()).toBe(2)
+    const held = viaChosen(upstream.origin, '/slow?ms=1000')
+    // Unflagged, the pool would queue this one behind the slow request on the same socket: it would end after it.
+    const next = viaPool(upstream.origin, '/next')
+    const first = await Promise.race([next.then(() => 'next'), held.then(() => 'the slow request')])
+    expect(first).toBe('next')
+    expect(await next).toBe(200)
+    expect(upstream.connections).toBe(2)
     expect(pool.clients).toEqual(clientsOfUndici(pool))
-    server.release()
-    expect(await held).toBe('ok')
+    expect(await held).toBe(200)
   })
 })

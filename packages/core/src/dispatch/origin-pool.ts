@@ -48,8 +48,7 @@ export function createOriginPool(state: OriginState, sink: PoolEventSink): Origi
       sink(event, origin, targets, error),
     )
   }
-  // The pool's own per-Client busy flag (undici's pool-base `kNeedDrain`, on every Pool as its own field).
-  const kBusyFlag = Object.getOwnPropertySymbols(pool).find((symbol) => symbol.description === 'needDrain')
+  const kBusyFlag = busyFlagOf(pool)
   return {
     pool,
     clients,
@@ -58,6 +57,14 @@ export function createOriginPool(state: OriginState, sink: PoolEventSink): Origi
       if (!ready && kBusyFlag !== undefined) (client as unknown as Record<symbol, boolean>)[kBusyFlag] = true
     },
   }
+}
+
+/**
+ * The key of a pool's own per-Client busy flag (undici's pool-base `kNeedDrain`, on every Pool as its own
+ * field), or undefined if this undici has none.
+ */
+export function busyFlagOf(pool: UndiciPool): symbol | undefined {
+  return Object.getOwnPropertySymbols(pool).find((symbol) => symbol.description === 'needDrain')
 }
 
 /** A Client of its own for one request (a retry): the origin's settings and connector, outside the pool. */
