@@ -38,6 +38,8 @@ export interface FaultProxy {
   readonly port: number
   readonly stats: FaultProxyStats
   mode: FaultMode
+  /** The upstream port new flows connect to (the flows already open stay where they are): a backend replaced. */
+  targetPort: number
   /** Flows currently open. */
   readonly openFlows: number
   close(): Promise<void>
@@ -50,11 +52,12 @@ export async function startFaultProxy(target: { host?: string; port: number }, m
   const stats: FaultProxyStats = { flows: 0, resets: 0, fins: 0, droppedRequests: 0, midBodyResets: 0 }
   const flows = new Set<net.Socket>()
   let currentMode = mode
+  let targetPort = target.port
 
   const server = net.createServer((client) => {
     stats.flows++
     flows.add(client)
-    const upstream = net.connect({ host: target.host ?? '127.0.0.1', port: target.port })
+    const upstream = net.connect({ host: target.host ?? '127.0.0.1', port: targetPort })
     let lastActivity = performance.now()
     let requests = 0
     let dead = false
@@ -152,6 +155,12 @@ export async function startFaultProxy(target: { host?: string; port: number }, m
     },
     set mode(next: FaultMode) {
       currentMode = next
+    },
+    get targetPort() {
+      return targetPort
+    },
+    set targetPort(port: number) {
+      targetPort = port
     },
     get openFlows() {
       return flows.size

@@ -29,5 +29,5 @@ export {
 } from './scenarios.js'
 export { incomingExchange, UUID_V4, type IncomingExchange } from './incoming.js'
 export { exposeGc, type CollectGarbage } from './gc.js'
-export { createTestCertificate, type TestCertificate } from './certificate.js'
+export { createTestCertificate, createTestPki, type TestCertificate, type TestPki } from './certificate.js'
 export { startHttp2Upstream, type Http2Upstream, type Http2UpstreamOptions } from './http2-upstream.js'

@@ -46,8 +46,13 @@ export interface UpstreamOptions {
   /** Loopback address to listen on (default 127.0.0.1), and a fixed port (default: any free one). */
   host?: string
   port?: number
-  /** Serve HTTPS with this key and certificate (see `createTestCertificate`). */
-  tls?: { readonly key: string; readonly cert: string }
+  /**
+   * Serve HTTPS with this key and certificate (see `createTestCertificate`); with `ca`, accept only clients
+   * whose certificate it signed (mTLS, see `createTestPki`).
+   */
+  tls?: { readonly key: string; readonly cert: string; readonly ca?: string }
+  /** Listen on this unix socket instead of a loopback port (`origin` is then `http://localhost`). */
+  socketPath?: string
 }
 
 /**
@@ -55,6 +60,7 @@ export interface UpstreamOptions {
  * - `/slow?ms=N` answers after N ms;
  * - `/hang` never answers (the record's `closedEarly` turns true when the client goes away);
  * - `/early` sends its headers before reading the request body, and ends once the body is in;
+ * - `/redirect?to=/path` answers 302 to that path; `/big?bytes=N` answers N bytes;
  * - `/mid-body` sends headers (with `x-lab-reset-mid-body: 1`, which the fault proxy acts on) and then a
  *   body slowly;
  * - anything else answers `{"ok":true,"n":<index>}` at once.
@@ -102,7 +108,12 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       respond(url, res, received.length)
     })
   }
-  const server = options.tls ? https.createServer(options.tls, onRequest) : http.createServer(onRequest)
+  const tls = options.tls && {
+    key: options.tls.key,
+    cert: options.tls.cert,
+    ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true }),
+  }
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest)
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 60_000
   server.headersTimeout = Math.max(server.keepAliveTimeout + 1_000, 60_000)
   server.requestTimeout = 0
@@ -111,11 +122,13 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     connectionIds.set(socket, ++connections),
   )
   const host = options.host ?? '127.0.0.1'
-  server.listen(options.port ?? 0, host)
+  if (options.socketPath === undefined) server.listen(options.port ?? 0, host)
+  else server.listen(options.socketPath)
   await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
+  const port = options.socketPath === undefined ? (server.address() as AddressInfo).port : 0
   return {
-    origin: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    origin:
+      options.socketPath === undefined ? `${options.tls ? 'https' : 'http'}://${host}:${port}` : 'http://localhost',
     port,
     received,
     count: (method, path) => received.filter((r) => r.method === method && r.path === path).length,
@@ -146,6 +159,13 @@ function respond(url: URL, res: http.ServerResponse, n: number): void {
       return
     }
     case '/hang':
+      return
+    case '/redirect':
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end()
+      return
+    case '/big':
+      res.setHeader('content-type', 'text/plain')
+      res.end('x'.repeat(Number(url.searchParams.get('bytes') ?? 10_000)))
       return
     case '/mid-body': {
       res.writeHead(200, { 'content-type': 'text/plain', 'x-lab-reset-mid-body': '1', 'content-length': '100000' })
