@@ -23,6 +23,7 @@ const LAYERS = {
   http: { allow: ['config'] },
   probe: { allow: ['config'] },
   proxy: { allow: ['config', 'http'] },
+  inherit: { allow: ['config', 'http', 'proxy'] },
 }
 /** Packages that use core only through its package name. */
 const CORE_PACKAGE = '@staleguard/core'

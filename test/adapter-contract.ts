@@ -13,7 +13,7 @@ import { staleguard as expressStaleguard } from '@staleguard/express'
 import { fastifyStaleguard } from '@staleguard/fastify'
 import { staleguard as koaStaleguard } from '@staleguard/koa'
 import Fastify from 'fastify'
-import { MockAgent, getGlobalDispatcher, interceptors, setGlobalDispatcher } from 'undici'
+import { Agent, MockAgent, getGlobalDispatcher, interceptors, setGlobalDispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { type Framework, appLifetime, startApp } from './framework-apps.js'
 
@@ -187,6 +187,38 @@ export function defineAdapterContract(framework: Framework): void {
       }
       expect(composed.closed).toBe(false)
       await composed.close()
+    })
+
+    it("installs at boot over the app's own composed Agent, keeping its lookup and its interceptors", async () => {
+      let seen = 0
+      const lookup = (_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
+        options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)
+      const theirs = new Agent({ connect: { lookup } as never, connections: 3 }).compose(
+        (dispatch) => (options, handler) => {
+          seen++
+          return dispatch(options, handler)
+        },
+      )
+      const previous = getGlobalDispatcher()
+      setGlobalDispatcher(theirs)
+      const app = await startApp(framework)
+      try {
+        const base = `http://svc.internal:${upstream.port}`
+        for (const route of ['/proxy', '/proxy-request']) {
+          const url = `${base}/inherited${route}`
+          const response = await rawRequest(app.origin, `${route}?url=${encodeURIComponent(url)}`).response
+          expect(response.status, response.body).toBe(200)
+        }
+        // Every other fetch in the process too: the global one is staleguard's, in front of it the app's chain.
+        expect(await fetch(`${base}/inherited/global`).then((r) => r.status)).toBe(200)
+        expect(seen).toBe(3)
+        expect(app.stats()?.requests).toBe(3)
+      } finally {
+        await app.close()
+        expect(getGlobalDispatcher()).toBe(theirs)
+        setGlobalDispatcher(previous)
+        await theirs.close()
+      }
     })
 
     it("sends handlers' calls to a MockAgent in place, and nowhere else (disableNetConnect holds)", async () => {

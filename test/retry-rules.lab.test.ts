@@ -48,6 +48,23 @@ describe('retry rules, against real sockets', () => {
     expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 1, retries: 1, retriesSucceeded: 1 })
   })
 
+  it("opens a retry's connection in the dead socket's place: a `connections` cap holds, no connection more", async () => {
+    const f = staleguard({ connections: 2 })
+    proxy.mode = { kind: 'rst-after-idle', idleMs: IDLE_MS }
+    const burst = (tag: string) =>
+      Promise.all([0, 1].map((i) => f(`${proxy.origin}/slow?ms=50&cap=${tag}-${i}`).then((r) => r.status)))
+    const flowsBefore = proxy.stats.flows
+    expect(await burst('warm')).toEqual([200, 200])
+    await sleep(IDLE_MS + 100)
+    // Both pooled sockets are dead: both GETs are retried, each on a new connection in its socket's place…
+    expect(await burst('after-gap')).toEqual([200, 200])
+    expect(f.dispatcher.stats()).toMatchObject({ staleFailures: 2, retries: 2, retriesSucceeded: 2 })
+    // …which the pool then keeps: the next burst reuses them.
+    expect(await burst('reuse')).toEqual([200, 200])
+    expect(proxy.stats.flows - flowsBefore).toBe(4)
+    expect(f.dispatcher.stats().openSockets).toBeLessThanOrEqual(2)
+  })
+
   it('sends a stream body or a POST without key after an idle gap on a new connection: once, and it arrives', async () => {
     const f = staleguard()
     await staleSocket(f, 'protected')
@@ -88,9 +105,10 @@ describe('retry rules, against real sockets', () => {
     const arrivals = upstream.received.filter((r) => r.path === '/blocked-post')
     expect(arrivals).toHaveLength(1)
     expect(arrivals[0]!.connection).not.toBe(warm!.connection)
+    // The suspect socket is closed and its Client connects anew for the POST: one new connection, as many open.
     expect(f.dispatcher.stats()).toMatchObject({
       unreplayableOnNewConnection: 1,
-      socketsEvicted: 0,
+      socketsEvicted: 1,
       staleFailures: 0,
       failedRequests: 0,
     })

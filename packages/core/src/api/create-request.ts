@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici'
 import { getGlobalDispatcher, request as undiciRequest } from '../http/undici.js'
-import { isMockAgent } from './global-dispatcher-in-place.js'
+import { isMockAgent } from '../inherit/dispatcher-in-place.js'
 import {
   type StaleguardDispatcher,
   createDispatcher,

@@ -3,17 +3,7 @@ import { isScopeAware } from '../dispatch/staleguard-dispatcher.js'
 import { UndiciDispatcher } from '../http/undici.js'
 import { dispatcherName, globalDispatcherInPlace } from '../http/global-slots.js'
 import { reportInstallation } from '../observe/events.js'
-
-/**
- * undici's MockAgent (from any copy of undici): a test suite's stand-in for the network. staleguard never
- * replaces it, so mocked calls stay mocked and `disableNetConnect()` keeps its word.
- */
-export function isMockAgent(value: unknown): value is Dispatcher {
-  const candidate = value as { disableNetConnect?: unknown; assertNoPendingInterceptors?: unknown } | null
-  return (
-    typeof candidate?.disableNetConnect === 'function' && typeof candidate.assertNoPendingInterceptors === 'function'
-  )
-}
+import { isMockAgent } from '../inherit/dispatcher-in-place.js'
 
 /**
  * Whether a dispatcher is the one Node's fetch installs for itself. Node's own undici is not the npm copy
@@ -37,14 +27,13 @@ export function mockAgentInPlace(except?: Dispatcher): Dispatcher | null {
   return current
 }
 
-/** undici's proxy dispatchers, whose route a staleguard dispatcher takes over (see proxy/proxy-plan.ts). */
-const PROXY_AGENTS = new Set(['EnvHttpProxyAgent', 'ProxyAgent'])
 const REPLACED_WARNING_CODE = 'STALEGUARD_DISPATCHER_REPLACED'
 const warned = new WeakSet<object>()
 
 /**
- * Says so, once per dispatcher, when installing replaces one that is neither Node's own nor staleguard's
- * (someone's own Agent, an APM's wrapper): what went through it goes through staleguard from now on.
+ * Says so, once per dispatcher, when a dispatcher handed to `installGlobalDispatcher` replaces one that is
+ * neither Node's own nor staleguard's (someone's own Agent, an APM's wrapper): what went through it goes
+ * through the one handed in from now on, as asked. (Built from options, staleguard keeps what it replaces.)
  */
 export function warnOnReplacing(
   current: unknown,
@@ -53,13 +42,11 @@ export function warnOnReplacing(
 ): void {
   if (typeof current !== 'object' || current === null || current === replacement || warned.has(current)) return
   if (isRuntimeDefault(current) || isScopeAware(current) || installedByStaleguard(current)) return
-  // A proxy agent's route is carried over by the replacement (or it was refused): nothing is lost.
-  if (PROXY_AGENTS.has(dispatcherName(current))) return
   warned.add(current)
   process.emitWarning(
-    `staleguard replaced the global dispatcher that was in place (${dispatcherName(current)}): requests that went ` +
-      'through it now go through staleguard instead. To keep it, pass it to staleguard as `dispatcher` ' +
-      "(installGlobalDispatcher(yours), or the adapters' `dispatcher` option), or compose staleguard on it.",
+    `staleguard: the dispatcher handed to installGlobalDispatcher replaced the global dispatcher that was in ` +
+      `place (${dispatcherName(current)}): requests that went through it now go through the one handed in. ` +
+      'Installed from options instead (installGlobalDispatcher({ … })), staleguard takes its settings over.',
     { code: REPLACED_WARNING_CODE },
   )
 }

@@ -121,23 +121,28 @@ describe('installGlobalDispatcher', () => {
     }
   })
 
-  it("warns once, with its code, when it replaces someone else's dispatcher, and never over Node's own", async () => {
+  it("takes an Agent's place without a warning, and warns once when a dispatcher handed to it replaces one", async () => {
     const warnings: Error[] = []
     const onWarning = (warning: Error & { code?: string }) => {
       if (warning.code === 'STALEGUARD_DISPATCHER_REPLACED') warnings.push(warning)
     }
     process.on('warning', onWarning)
     const theirs = new Agent()
+    const mine = new Agent()
     try {
       const overNode = installGlobalDispatcher()
       await overNode.restore()
       setGlobalDispatcher(theirs)
+      // Built from options: it takes the Agent's settings over, so nothing is lost and nothing is said.
       const first = installGlobalDispatcher()
       const second = installGlobalDispatcher() // over staleguard's own: nothing to say
       await second.restore()
       await first.restore()
       expect(getGlobalDispatcher()).toBe(theirs)
-      const again = installGlobalDispatcher() // the same dispatcher replaced again: said already
+      // Handed a dispatcher of its own choosing, installing replaces the Agent as it is told, and says so once.
+      const borrowed = installGlobalDispatcher(mine)
+      await borrowed.restore()
+      const again = installGlobalDispatcher(mine) // the same dispatcher replaced again: said already
       await again.restore()
       // Warnings reach listeners on the next tick.
       await new Promise((resolve) => setImmediate(resolve))
@@ -147,6 +152,7 @@ describe('installGlobalDispatcher', () => {
       process.off('warning', onWarning)
       setGlobalDispatcher(original.v1 as Agent)
       await theirs.close()
+      await mine.close()
     }
   })
 

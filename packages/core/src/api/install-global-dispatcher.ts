@@ -1,8 +1,10 @@
 import type { Dispatcher } from 'undici'
 import { setGlobalDispatcher } from '../http/undici.js'
-import { type StaleguardDispatcher, dispatcherFrom, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { type StaleguardDispatcher, createDispatcher, isDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import type { StaleguardOptions } from '../config/options.js'
 import { SLOT_V1, SLOT_V2, globalDispatcherInPlace, slots } from '../http/global-slots.js'
+import { readDispatcherInPlace } from '../inherit/dispatcher-in-place.js'
+import { type KeptChain, keepChain } from '../inherit/interceptor-chain.js'
 import { mockAgentInPlace, warnOnReplacing, watchForDisplacement } from './global-dispatcher-in-place.js'
 
 /** What `installGlobalDispatcher` returns: the dispatcher in place, and the way to take it back. */
@@ -25,6 +27,8 @@ export interface GlobalDispatcherInstallation<D extends Dispatcher = StaleguardD
 interface Installation {
   readonly dispatcher: Dispatcher
   readonly owned: boolean
+  /** The interceptors composed on the dispatcher it replaced, kept in front of it. */
+  readonly chain: KeptChain | null
   /** What each slot held when this installation went in. */
   readonly replaced: { readonly v1: unknown; readonly v2: unknown; readonly hadV2: boolean }
 }
@@ -54,8 +58,10 @@ function registry(): Registry {
  * borrow it (never closed by us). Installations never stack: each request goes through exactly one
  * staleguard dispatcher, the most recently installed one still in place.
  *
- * A MockAgent in place is never replaced (a test suite's mocks stay in charge, `inPlace` is false).
- * Replacing a dispatcher that is neither Node's own nor staleguard's emits a warning
+ * A dispatcher created from options takes over the settings of the one in place (see the `inherit` option),
+ * and when that one was composed with interceptors, they stay in front of staleguard's, in their order. A
+ * MockAgent in place is never replaced (a test suite's mocks stay in charge, `inPlace` is false). A borrowed
+ * dispatcher installed over one that is neither Node's own nor staleguard's emits a warning
  * (`STALEGUARD_DISPATCHER_REPLACED`) that names it.
  */
 export function installGlobalDispatcher(options?: StaleguardOptions): GlobalDispatcherInstallation<StaleguardDispatcher>
@@ -68,7 +74,9 @@ export function installGlobalDispatcher(
   arg?: StaleguardOptions | Dispatcher,
 ): GlobalDispatcherInstallation<Dispatcher> {
   const borrowed = isDispatcher(arg)
-  const dispatcher = dispatcherFrom(arg)
+  const built = borrowed ? null : createDispatcher(arg)
+  const chain = built === null || (arg as StaleguardOptions | undefined)?.inherit === false ? null : chainInPlace(built)
+  const dispatcher: Dispatcher = chain === null ? (built ?? (arg as Dispatcher)) : built!.compose(() => chain.dispatch)
   if (mockAgentInPlace(dispatcher) !== null) {
     let closed: Promise<void> | null = null
     return {
@@ -79,10 +87,11 @@ export function installGlobalDispatcher(
   }
   const state = registry()
   const installedByStaleguard = (value: unknown): boolean => state.installations.some((i) => i.dispatcher === value)
-  warnOnReplacing(globalDispatcherInPlace(), dispatcher, installedByStaleguard)
+  if (borrowed) warnOnReplacing(globalDispatcherInPlace(), dispatcher, installedByStaleguard)
   const installation: Installation = {
     dispatcher,
     owned: !borrowed,
+    chain,
     replaced: { v1: slots[SLOT_V1], v2: slots[SLOT_V2], hadV2: SLOT_V2 in globalThis },
   }
   state.installations.push(installation)
@@ -104,6 +113,17 @@ export function installGlobalDispatcher(
 }
 
 /**
+ * The interceptor chain of the composed dispatcher in place, its end moved to `dispatcher`; null when what is in
+ * place is not composed (or not an undici dispatcher staleguard reads).
+ */
+function chainInPlace(dispatcher: StaleguardDispatcher): KeptChain | null {
+  // Read once more: what is in place is what the dispatcher was just built over, and it was readable.
+  const inPlace = readDispatcherInPlace(globalDispatcherInPlace(), true)
+  if (inPlace.kind !== 'readable' || !inPlace.composed) return null
+  return keepChain(inPlace.dispatcher, (options, handler) => dispatcher.dispatch(options, handler))
+}
+
+/**
  * Installing always goes through undici's public `setGlobalDispatcher`; only this writes the slots, because
  * putting back exactly what was there is the one thing the public API cannot do.
  *
@@ -112,6 +132,7 @@ export function installGlobalDispatcher(
  * installation that has been restored since, that one's predecessor is used instead, and so on.
  */
 async function restoreInstallation(state: Registry, installation: Installation): Promise<void> {
+  installation.chain?.undo()
   for (const [slot, key] of [
     [SLOT_V1, 'v1'],
     [SLOT_V2, 'v2'],

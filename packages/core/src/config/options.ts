@@ -147,6 +147,15 @@ export interface StaleguardOptions extends OriginOptions {
    * `ProxyAgent` in place, whose settings cannot be read, is an error asking for this option.
    */
   proxy?: ProxyOption
+  /**
+   * Take over the settings of the global dispatcher in place when this one is made: an undici `Agent`'s connect
+   * options (TLS, `lookup`, `socketPath`…), connection limits and timeouts, an `EnvHttpProxyAgent`'s proxies
+   * (composed with interceptors or not; installing keeps the interceptors too), a staleguard dispatcher's own.
+   * The options given here win where both say something. A dispatcher whose settings cannot be read (a
+   * `RetryAgent`, an Agent with its own `factory`, an unknown `Dispatcher`) is refused with a
+   * {@link StaleguardOptionError}. `false`: build from the options given alone, whatever is in place. Default true.
+   */
+  inherit?: boolean
 }
 
 export interface RetryBudgetSettings {

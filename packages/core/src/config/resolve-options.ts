@@ -40,7 +40,9 @@ const BUDGET_KEYS = new Set(['ratio', 'minRetries', 'windowMs'])
 export function validateOptions(options: StaleguardOptions | undefined, ownKeys: readonly string[] = []): void {
   const global = options ?? {}
   // An adapter's own keys sit beside core's: allowed here, and listed with them when a key is unknown.
-  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins', 'proxy', ...ownKeys]))
+  checkObject('options', global, new Set([...ORIGIN_KEYS, 'origins', 'proxy', 'inherit', ...ownKeys]))
+  if (global.inherit !== undefined && typeof global.inherit !== 'boolean')
+    throw new StaleguardOptionError('inherit', 'must be true or false', global.inherit)
   resolveOriginOptions(global, undefined)
   if (global.origins === undefined) return
   checkObject('origins', global.origins, undefined)

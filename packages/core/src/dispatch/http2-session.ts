@@ -1,5 +1,6 @@
 import type { ClientHttp2Session } from 'node:http2'
 import type { TrackedSocket } from './tracked-socket.js'
+import { symbolNamed } from '../http/undici-internals.js'
 
 // RFC 9113 §8.7: a stream above the last-stream-id of the GOAWAY that ended its session, or one refused with
 // REFUSED_STREAM, was not processed by the server, so any method may go again on a new session. undici 7
@@ -13,7 +14,7 @@ let sessionKey: symbol | null = null
 
 function sessionOf(socket: object): ClientHttp2Session | null {
   if (sessionKey === null) {
-    sessionKey = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'http2Session') ?? null
+    sessionKey = symbolNamed(socket, 'http2Session') ?? null
     if (sessionKey === null) return null
   }
   const session = (socket as Record<symbol, unknown>)[sessionKey]

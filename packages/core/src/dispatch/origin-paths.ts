@@ -1,34 +1,34 @@
 import type { Dispatcher, buildConnector as BuildConnector, Pool as UndiciPool } from 'undici'
 import type { StaleguardOptions } from '../config/options.js'
-import { globalDispatcherInPlace } from '../http/global-slots.js'
 import { buildConnector } from '../http/undici.js'
+import type { InheritedBase } from '../inherit/inherited-base.js'
 import { createProxyClient, forwardConnector, forwardRequests, tunnelConnector } from '../proxy/proxy-connectors.js'
 import { type ProxyPlan, type ProxyRoute, planProxy } from '../proxy/proxy-plan.js'
 import type { OriginPath } from './origin-state.js'
 
 /**
  * How a dispatcher's connections leave the process: the proxy plan it was built with (given, or what the
- * process did before it), and the pools to each proxy that CONNECT requests go through.
+ * dispatcher it stands in for went through), the connector that dispatcher was given if any, and the pools to
+ * each proxy that CONNECT requests go through.
  */
 export class OriginPaths {
-  readonly #plan: ProxyPlan
+  readonly plan: ProxyPlan
+  readonly #connector: BuildConnector.connector | null
   readonly #proxyClients = new Map<ProxyRoute, UndiciPool>()
 
-  constructor(proxy: StaleguardOptions['proxy']) {
-    // Read when the dispatcher is made: what is in place then is what the app went through until now.
-    this.#plan = planProxy(proxy, globalDispatcherInPlace())
-  }
-
-  /** The option the plan came from, for a staleguard dispatcher created later to inherit. */
-  get option(): StaleguardOptions['proxy'] {
-    return this.#plan.option
+  /** `connector`: an inherited connector function, used for direct connections unless `connect` options were given. */
+  constructor(proxy: StaleguardOptions['proxy'], base: InheritedBase, connectGiven: boolean) {
+    this.plan = planProxy(proxy, base.proxy)
+    this.#connector = connectGiven ? null : base.connector
   }
 
   /** Direct, or through the proxy the plan names for this origin: a tunnel, or a forward proxy for `http:`. */
   pathTo(key: string, connect: BuildConnector.BuildOptions): OriginPath {
     const target = new URL(key)
-    const route = this.#plan.routeFor(target)
-    if (route === null) return { connect: buildConnector({ ...connect }), proxy: null, forward: null }
+    const route = this.plan.routeFor(target)
+    if (route === null) {
+      return { connect: this.#connector ?? buildConnector({ ...connect }), proxy: null, forward: null }
+    }
     if (target.protocol === 'http:' && !route.tunnel) {
       return {
         connect: forwardConnector(route),

@@ -1,5 +1,6 @@
 import type { Dispatcher, Pool as UndiciPool } from 'undici'
 import { Pool } from '../http/undici.js'
+import { symbolNamed } from '../http/undici-internals.js'
 import type { OriginState } from './origin-state.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
 
@@ -64,7 +65,7 @@ export function createOriginPool(state: OriginState, sink: PoolEventSink): Origi
  * field), or undefined if this undici has none.
  */
 export function busyFlagOf(pool: UndiciPool): symbol | undefined {
-  return Object.getOwnPropertySymbols(pool).find((symbol) => symbol.description === 'needDrain')
+  return symbolNamed(pool, 'needDrain')
 }
 
 /** A Client of its own for one request (a retry): the origin's settings and connector, outside the pool. */
@@ -74,14 +75,18 @@ export function createLoneClient(state: OriginState): PairingClient {
 
 function undiciOptionsFor(state: OriginState): UndiciPool.Options {
   const { keepAliveTimeout, keepAliveMaxTimeout, headersTimeout, bodyTimeout, allowH2 } = state.options
+  const inherited = state.clientOptions
   return {
+    // What the dispatcher staleguard stands in for gave its connections (`maxResponseSize`, `localAddress`…).
+    ...inherited,
     keepAliveTimeout,
     keepAliveMaxTimeout,
     headersTimeout,
     bodyTimeout,
     // One request per HTTP/1.1 socket at a time: reuse and idle time are then facts about a whole socket
-    // (an HTTP/2 session counts its streams, and is idle when the last one ends).
-    pipelining: 1,
+    // (an HTTP/2 session counts its streams, and is idle when the last one ends). An inherited `pipelining`
+    // is kept: a socket is then idle when its last request ends, and bytes read are not one request's.
+    pipelining: (inherited.pipelining as number | undefined) ?? 1,
     allowH2,
   }
 }

@@ -43,14 +43,14 @@ describe('OriginState.hasSuspectIdleSocket', () => {
 
   it('walks again when a stale failure lowers the affordable time', () => {
     const state = originState()
-    state.onSuccessfulReuse(2_000, 0)
+    state.onSuccessfulReuse(2_000, 1, 0)
     expect(state.affordableIdleMs).toBe(1_800)
     const idle = socketOf(state, 1_000)
     expect(state.hasSuspectIdleSocket(1_470)).toBe(false)
     // Idle 1 000 ms before it died: the evidence drops to 500 ms (affordable 450), and sockets idle 500 ms or
     // more are closed. The one idle 470 ms stays, and is now suspect.
     const failed = socketOf(state, 470)
-    state.recordStaleFailure(failed, 1_000, 1_470)
+    state.recordStaleFailure(failed, 1_000, 1, 1_470)
     state.sockets.delete(failed)
     expect(state.affordableIdleMs).toBe(450)
     expect(state.suspects(idle, 1_470)).toBe(true)

@@ -4,15 +4,16 @@ import type { buildConnector as BuildConnector } from 'undici'
 import { type StaleguardCounters, emptyCounters } from '../observe/counters.js'
 import {
   type EvictEvent,
+  type IdleLimitEvent,
   reportEviction,
   reportIdleLimit,
+  reportIncident,
   reportRequestLimit,
   reportUnreplayableOnNewConnection,
 } from '../observe/events.js'
-import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange, IdleLimitLearner } from '../retry/idle-limit-learner.js'
+import { FLOOR_MS as IDLE_FLOOR_MS, type IdleLimitChange } from '../retry/idle-evidence.js'
 import type { ResolvedOriginOptions } from '../config/options.js'
-import { ProvenIdle } from '../retry/proven-idle.js'
-import { RequestLimitLearner } from '../retry/request-limit-learner.js'
+import { type Death, OriginLessons } from '../retry/origin-lessons.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
 
@@ -44,9 +45,8 @@ export class OriginState {
   /** Requests dispatched and not yet finished: an origin with any is never forgotten. */
   inFlight = 0
   readonly budget: RetryBudget | null
-  readonly #learner: IdleLimitLearner | null
-  readonly #requestLimits: RequestLimitLearner | null
-  readonly #proven: ProvenIdle
+  /** What its reused sockets taught: idle limit, evidence for requests that cannot be replayed, request limit. */
+  readonly #lessons: OriginLessons
   /** No socket is suspect before this time while the affordable time stays at least `#noSuspectAffordable`. */
   #noSuspectUntil = Number.NEGATIVE_INFINITY
   #noSuspectAffordable = Number.POSITIVE_INFINITY
@@ -55,19 +55,28 @@ export class OriginState {
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
   readonly mayMultiplex: boolean
 
-  constructor(key: string, options: ResolvedOriginOptions, path: OriginPath) {
+  /** undici Client options inherited as they were (`maxResponseSize`, `localAddress`…), for every connection. */
+  readonly clientOptions: Readonly<Record<string, unknown>>
+
+  constructor(
+    key: string,
+    options: ResolvedOriginOptions,
+    path: OriginPath,
+    clientOptions: Readonly<Record<string, unknown>> = {},
+  ) {
     this.key = key
     this.options = options
+    this.clientOptions = clientOptions
     this.budget = options.retry?.budget ? new RetryBudget(options.retry.budget) : null
-    this.#learner = options.learnIdleLimit ? new IdleLimitLearner(options.keepAliveTimeout) : null
-    this.#requestLimits = options.learnIdleLimit ? new RequestLimitLearner() : null
     // A declared path: undici keeps no socket idle past keepAliveMaxTimeout, which is checked below it.
-    this.#proven = new ProvenIdle(options.upstreamIdleTimeout === null ? null : options.keepAliveMaxTimeout)
+    const declared = options.upstreamIdleTimeout === null ? null : options.keepAliveMaxTimeout
+    this.#lessons = new OriginLessons(options.keepAliveTimeout, declared, options.learnIdleLimit)
     this.path = path
     this.mayMultiplex = options.allowH2 && key.startsWith('https:')
     this.connect = (connectOptions, callback) => {
       path.connect(connectOptions, (...result) => {
         if (result[0] === null) this.#adopt(result[1])
+        else this.#onConnectFailure(performance.now())
         callback(...result)
       })
     }
@@ -75,26 +84,26 @@ export class OriginState {
 
   /** The idle limit in force (learned, or configured). */
   get idleLimitMs(): number {
-    return this.#learner?.currentMs ?? this.options.keepAliveTimeout
+    return this.#lessons.idleLimitMs
   }
 
   get learnedIdleLimitMs(): number | null {
-    return this.#learner?.learnedMs ?? null
+    return this.#lessons.learnedIdleLimitMs
   }
 
   /** The requests per connection after which this origin's connections die, once learned; else null. */
   get learnedRequestLimit(): number | null {
-    return this.#requestLimits?.learned ?? null
+    return this.#lessons.learnedRequestLimit(performance.now())
   }
 
   /** The longest idle a reused socket of this origin survived (whole ms), or null before any reuse. */
   get provenIdleMs(): number | null {
-    return this.#proven.provenMs
+    return this.#lessons.provenIdleMs
   }
 
   /** A socket idle longer than this may not carry a request that cannot be replayed. */
   get affordableIdleMs(): number {
-    return this.#proven.affordableMs
+    return this.#lessons.affordableIdleMs
   }
 
   /**
@@ -103,14 +112,16 @@ export class OriginState {
    * evidence, a new connection, or the next socket to finish a response.
    */
   hasSuspectIdleSocket(now: number): boolean {
-    const affordable = this.#proven.affordableMs
+    const affordable = this.#lessons.affordableIdleMs
+    const doubted = this.#lessons.doubtedRequestLimit
     // Asked on nearly every request: after a walk that found none, no socket can turn suspect before the
     // earliest idle one passes the affordable time (a socket going idle later starts its idle later), so
-    // until then the answer stands, unless the affordable time went down.
-    if (now <= this.#noSuspectUntil && affordable >= this.#noSuspectAffordable) return false
+    // until then the answer stands, unless the affordable time went down. (While a request limit is doubted,
+    // a socket turns suspect by its count too: every request walks.)
+    if (now <= this.#noSuspectUntil && affordable >= this.#noSuspectAffordable && doubted === null) return false
     let horizon = now + affordable
     for (const record of this.sockets) {
-      if (this.#isSuspect(record, now, affordable)) return true
+      if (this.#isSuspect(record, now, affordable, doubted)) return true
       if (record.inFlight === 0 && record.requests > 0) horizon = Math.min(horizon, record.idleSince + affordable)
     }
     this.#noSuspectUntil = horizon
@@ -120,13 +131,13 @@ export class OriginState {
 
   /** Whether an idle socket has been idle longer than this origin has proven safe (a busy one is not). */
   suspects(record: TrackedSocket, now: number): boolean {
-    return this.#isSuspect(record, now, this.#proven.affordableMs)
+    return this.#isSuspect(record, now, this.#lessons.affordableIdleMs, this.#lessons.doubtedRequestLimit)
   }
 
   /** Closes an idle socket that has been idle too long for the request about to take its Client. */
   retireSuspect(record: TrackedSocket): void {
     this.#destroy(record)
-    this.#reportEvicted(1, this.#proven.affordableMs, 'unreplayable-request')
+    this.#reportEvicted(1, this.#lessons.affordableIdleMs, 'unreplayable-request')
   }
 
   /** A request that cannot be replayed went on a new connection, for want of a socket proven safe: counted and said. */
@@ -136,16 +147,22 @@ export class OriginState {
       origin: this.key,
       method: (method ?? 'GET').toUpperCase(),
       path,
-      provenIdleMs: this.#proven.provenMs,
-      affordableIdleMs: this.#proven.affordableMs,
+      provenIdleMs: this.#lessons.provenIdleMs,
+      affordableIdleMs: this.#lessons.affordableIdleMs,
     })
   }
 
-  /** Runs for every request, over every socket of the origin: the cheapest tests first, no allocation. */
-  #isSuspect(record: TrackedSocket, now: number, affordableMs: number): boolean {
+  /**
+   * Runs for every request, over every socket of the origin: the cheapest tests first, no allocation. Idle past
+   * the evidence, or past a request limit that is being tried again (`doubted`).
+   */
+  #isSuspect(record: TrackedSocket, now: number, affordableMs: number, doubted: number | null): boolean {
     // A socket that never carried a request was just opened for one that is about to be written.
     return (
-      record.inFlight === 0 && record.requests > 0 && now - record.idleSince > affordableMs && !record.socket.destroyed
+      record.inFlight === 0 &&
+      record.requests > 0 &&
+      (now - record.idleSince > affordableMs || (doubted !== null && record.requests >= doubted)) &&
+      !record.socket.destroyed
     )
   }
 
@@ -168,35 +185,58 @@ export class OriginState {
     if (delay !== null) this.#armRetirement(record, delay)
   }
 
-  onSuccessfulReuse(idleMs: number, now: number): void {
-    this.#proven.onSuccessfulReuse(idleMs, now)
-    const change = this.#learner?.onSuccessfulReuse(idleMs, now)
+  /** A reused socket idle `idleMs`, after `completed` requests, got its response. */
+  onSuccessfulReuse(idleMs: number, completed: number, now: number): void {
+    const change = this.#lessons.onSuccessfulReuse(idleMs, completed, now)
     if (change) this.#applyLimit(change, 'successful-reuses', now)
   }
 
   /**
-   * A reused socket idle for `idleMs` died before any response byte: it is counted and learned from, and
-   * its siblings go too. Siblings idle about as long are almost surely dead (sockets pooled by one burst go
-   * idle within milliseconds of each other), so every socket idle at least half as long, or past the newly
-   * learned limit, is closed now: the next requests after this idle gap must not each discover a dead socket.
-   * (Not after a socket that was hardly idle: see below.)
+   * A reused socket idle for `idleMs` died before any response byte: it is counted and learned from, and its
+   * siblings go too. Siblings idle about as long are almost surely dead (sockets pooled by one burst go idle
+   * within milliseconds of each other), so every socket idle at least half as long, or past the newly learned
+   * limit, is closed now: the next requests after this idle gap must not each discover a dead socket. Not
+   * after a socket that was hardly idle (a request limit, a restart), and nothing is learned from an incident
+   * (`OriginLessons`). `writtenMsAgo`: how long before the failure the request was written.
    */
-  recordStaleFailure(failed: TrackedSocket, idleMs: number, now: number): void {
+  recordStaleFailure(failed: TrackedSocket, idleMs: number, writtenMsAgo: number, now: number): void {
     this.counters.staleFailures++
-    // Hardly idle: the connection was closed after its last request, not for idling. How many it carried
-    // (this attempt aside) is what the request limit learns from.
-    if (idleMs <= IDLE_FLOOR_MS) this.#learnRequestLimit(failed.requests - 1, now)
-    this.#proven.onStaleFailure(idleMs, now)
-    const change = this.#learner?.onStaleFailure(idleMs, now)
-    // A socket that died after almost no idle time was closed for another reason (a per-connection request
-    // limit, a restart): its idle siblings are not suspect, and closing them would cost connections.
+    const death: Death = {
+      connection: failed,
+      openedAt: failed.openedAt,
+      idleMs,
+      // The attempt that died is counted in `requests`; the requests it had answered are the others.
+      completed: failed.requests - 1,
+      writtenMsAgo,
+    }
+    const lesson = this.#lessons.onStaleFailure(death, now)
     if (idleMs > IDLE_FLOOR_MS) this.#evictIdle(Math.min(idleMs / 2, this.idleLimitMs), now, failed, 'stale-failure')
-    if (change) this.#applyLimit(change, 'stale-failure', now)
+    if (lesson.kind === 'nothing') return
+    if (lesson.kind === 'incident') {
+      this.#reportIncident()
+      if (lesson.idleChange) this.#applyLimit(lesson.idleChange, 'incident', now)
+      return
+    }
+    if (lesson.requestLimit !== null) this.#applyRequestLimit(lesson.requestLimit, now)
+    if (lesson.idleChange) this.#applyLimit(lesson.idleChange, 'stale-failure', now)
   }
 
-  #applyLimit(change: IdleLimitChange, reason: 'stale-failure' | 'successful-reuses', now: number): void {
+  /** The origin refused or failed a connection: with deaths beside it, an incident. */
+  #onConnectFailure(now: number): void {
+    const lesson = this.#lessons.onConnectFailure(now)
+    if (lesson === null || lesson.kind !== 'incident') return
+    this.#reportIncident()
+    if (lesson.idleChange) this.#applyLimit(lesson.idleChange, 'incident', now)
+  }
+
+  #reportIncident(): void {
+    reportIncident({ origin: this.key })
+  }
+
+  #applyLimit(change: IdleLimitChange, reason: IdleLimitEvent['reason'], now: number): void {
     reportIdleLimit({ origin: this.key, previousMs: change.previousMs, limitMs: change.limitMs, reason })
-    this.#evictIdle(change.limitMs, now, null, 'idle-limit')
+    // A limit that rose (an incident taken back, quiet reuses) leaves the sockets alone.
+    if (change.limitMs < change.previousMs) this.#evictIdle(change.limitMs, now, null, 'idle-limit')
     for (const record of this.sockets) {
       if (record.busy || record.requests === 0) continue
       const delay = this.#retireDelay(record, now)
@@ -205,9 +245,7 @@ export class OriginState {
     }
   }
 
-  #learnRequestLimit(completed: number, now: number): void {
-    const limit = this.#requestLimits?.onDeathAfter(completed)
-    if (limit == null) return
+  #applyRequestLimit(limit: number, now: number): void {
     reportRequestLimit({ origin: this.key, limit })
     for (const record of this.sockets) {
       if (record.busy || record.requests === 0 || !this.#pastLifetime(record, now)) continue
@@ -221,7 +259,7 @@ export class OriginState {
     if (record.retireAt !== null && now >= record.retireAt) return true
     const { requests } = record
     const configured = this.options.maxRequestsPerConnection
-    const learned = this.learnedRequestLimit
+    const learned = this.#lessons.learnedRequestLimit(now)
     const announced = record.serverRequestLimit
     return (
       (configured !== null && requests >= configured) ||
@@ -233,7 +271,7 @@ export class OriginState {
   /** How long an idle socket may stay: until the learned idle limit or its age, whichever comes first. */
   #retireDelay(record: TrackedSocket, now: number): number | null {
     // undici retires sockets at the configured idle limit; only a learned, lower one needs our own timer.
-    const learned = this.#learner?.learnedMs
+    const learned = this.#lessons.learnedIdleLimitMs
     const idleLeft = learned == null ? Number.POSITIVE_INFINITY : learned - (now - record.idleSince)
     const ageLeft = record.retireAt === null ? Number.POSITIVE_INFINITY : record.retireAt - now
     const delay = Math.min(idleLeft, ageLeft)

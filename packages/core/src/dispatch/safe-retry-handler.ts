@@ -38,11 +38,17 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS)
  * a way to send an attempt on a new connection, and whether that is still allowed.
  */
 export interface RetryConnections {
-  /** Sends an attempt on a connection opened for it alone. */
+  /**
+   * Sends an attempt on a connection opened for it: through `failedOn`, the Client whose socket the attempt
+   * before it died on (or was moved off), when that Client is still its pool's and its socket is gone, so the
+   * new connection takes that one's place and the pool opens no more than it would have; else on a Client of
+   * its own.
+   */
   dispatchOnNewConnection(
     origin: OriginState,
     options: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
+    failedOn: PairingClient | null,
   ): void
   /** Closing or destroyed: no new connection may be opened for a retry. */
   isClosing(): boolean
@@ -71,8 +77,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   /** The attempt running now, 1-based. */
   #attempt = 1
-  /** The Client the current attempt was handed to: its socket carries the attempt. */
+  /** The Client the current attempt was handed to, until `onConnect` reads its socket, which carries the attempt. */
   #client: PairingClient | null = null
+  /** The Client the current attempt went to, for the whole attempt: a retry may reconnect through it. */
+  #attemptClient: PairingClient | null = null
   #abortAttempt: ((reason?: Error) => void) | null = null
   #aborted = false
   #abortReason: Error | undefined
@@ -81,6 +89,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   /** HTTP/2: the stream id this attempt is written as. */
   #streamId: number | null = null
   #reused = false
+  /** Requests the socket had carried before this attempt, and when this attempt was written on it. */
+  #requestsBefore = 0
+  #writtenAt = 0
   #idleMs: number | null = null
   #bytesReadAtStart = 0
   #responseStarted = false
@@ -89,6 +100,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
   /** When the running retry took its share of the budget (null: none taken), to give it back on success. */
   #budgetTakenAt: number | null = null
   #link: { handler: SafeRetryHandler | null } | null = null
+  /** The suspect socket the attempt was kept off (`MovedUnwritten`), closed so that its Client reconnects. */
+  #suspect: TrackedSocket | null = null
 
   constructor(
     connections: RetryConnections,
@@ -177,12 +190,16 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // The last word before the write, past any race with the choice of Client (undici waits a turn of the
     // event loop before reusing a socket): thrown here, undici fails the request unwritten, socket and body
     // untouched, and `onError` sends it on a new connection.
-    if (this.socketNeed === 'proven' && this.#origin.suspects(record, performance.now())) throw new MovedUnwritten()
+    if (this.socketNeed === 'proven' && this.#origin.suspects(record, performance.now())) {
+      this.#suspect = record
+      throw new MovedUnwritten()
+    }
     this.#onSocket(record)
   }
 
   [kPairWithClient](client: PairingClient): void {
     this.#client = client
+    this.#attemptClient = client
   }
 
   #onSocket(record: TrackedSocket): void {
@@ -193,6 +210,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
     this.#bytesReadAtStart = record.socket.bytesRead
     this.#streamId = record.multiplexed ? nextStreamIdOn(record) : null
+    this.#requestsBefore = record.requests
+    this.#writtenAt = now
     record.requests++
     record.inFlight++
     if (this.#reused) this.#origin.counters.reusedRequests++
@@ -219,7 +238,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       // No replay from here on, but the upload may still be running: servers answer before reading it all.
       this.#body?.stopRecording()
       if (this.#attempt > 1) this.#retrySucceeded(statusCode)
-      if (this.#reused && this.#idleMs !== null) this.#origin.onSuccessfulReuse(this.#idleMs, performance.now())
+      if (this.#reused && this.#idleMs !== null)
+        this.#origin.onSuccessfulReuse(this.#idleMs, this.#requestsBefore, performance.now())
       this.#noteServerRequestLimit(headers)
     }
     return this.#downstream.onHeaders?.(statusCode, headers, resume, statusText) ?? true
@@ -321,7 +341,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
    * sockets that must be as dead are closed. Before `#retry`, which forgets this attempt's idle time.
    */
   #learn(failed: TrackedSocket, now: number): void {
-    this.#origin.recordStaleFailure(failed, this.#idleMs ?? 0, now)
+    this.#origin.recordStaleFailure(failed, this.#idleMs ?? 0, now - this.#writtenAt, now)
   }
 
   /** The server's own word on how many more requests this connection takes (`Keep-Alive: max=`). */
@@ -348,8 +368,22 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   /** Not written on the suspect socket it was about to take: the same attempt, on a connection of its own. */
   #moveToNewConnection(): void {
+    const suspect = this.#suspect
+    this.#suspect = null
+    if (suspect !== null && !suspect.busy && !suspect.socket.destroyed) this.#origin.retireSuspect(suspect)
     this.#origin.noteUnreplayableOnNewConnection(this.#options.method, this.#options.path)
-    this.#connections.dispatchOnNewConnection(this.#origin, this.#attemptOptions(), this as Dispatcher.DispatchHandler)
+    this.#dispatchOnNewConnection()
+  }
+
+  #dispatchOnNewConnection(): void {
+    const failedOn = this.#attemptClient
+    this.#attemptClient = null
+    this.#connections.dispatchOnNewConnection(
+      this.#origin,
+      this.#attemptOptions(),
+      this as Dispatcher.DispatchHandler,
+      failedOn,
+    )
   }
 
   /** A fresh iterable over the recorded body for each attempt; the options as given otherwise. */
@@ -382,7 +416,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       },
       this.#scope?.logger,
     )
-    this.#connections.dispatchOnNewConnection(this.#origin, this.#attemptOptions(), this as Dispatcher.DispatchHandler)
+    this.#dispatchOnNewConnection()
   }
 
   #facts(error: Error, retryDecision: RetryDecision): StaleFailureFacts {

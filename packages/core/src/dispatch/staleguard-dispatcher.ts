@@ -5,7 +5,14 @@ import type { OriginStats, StaleguardStats } from '../observe/stats.js'
 import { toCallbackHandler } from './handler-bridge.js'
 import type { StaleguardOptions } from '../config/options.js'
 import { normalizeOriginKey, resolveOriginOptions, validateOptions } from '../config/resolve-options.js'
-import { kProxyOption } from '../proxy/proxy-plan.js'
+import { globalDispatcherInPlace } from '../http/global-slots.js'
+import { errors } from '../http/undici.js'
+import { formDataAsBlob, isFormData } from '../http/form-data.js'
+import { copyOfOptions } from '../http/options-copy.js'
+import { type InheritedBase, NOTHING_INHERITED, inheritedNames } from '../inherit/inherited-base.js'
+import { kInheritedBase, readDispatcherInPlace } from '../inherit/dispatcher-in-place.js'
+import { optionsOverBase } from '../inherit/inherited-options.js'
+import { reportInheritance } from '../observe/events.js'
 import { OriginPaths } from './origin-paths.js'
 import { OriginState } from './origin-state.js'
 import type { DispatchScope } from './call-scope.js'
@@ -36,6 +43,8 @@ const MAX_IDLE_ORIGINS = 1_000
  */
 export class StaleguardDispatcher extends UndiciDispatcher {
   readonly #options: StaleguardOptions
+  /** What it took over from the dispatcher in place when it was made (`NOTHING_INHERITED` if nothing). */
+  readonly #base: InheritedBase
   readonly #paths: OriginPaths
   /** One pool per origin, kept for as long as the origin is (see `createOriginPool`). */
   readonly #pools = new Map<OriginState, OriginPool>()
@@ -48,7 +57,8 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   #closed = false
   /** Handed to every request's handler: how it retries, without a way back into the rest of the dispatcher. */
   readonly #retryConnections: RetryConnections = {
-    dispatchOnNewConnection: (origin, options, handler) => this.#dispatchOnNewConnection(origin, options, handler),
+    dispatchOnNewConnection: (origin, options, handler, failedOn) =>
+      this.#dispatchOnNewConnection(origin, options, handler, failedOn),
     isClosing: () => this.#closed,
   }
   #lastOriginText: string | null = null
@@ -59,17 +69,48 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   /**
    * Checks every option up front: one outside its accepted range throws a {@link StaleguardOptionError} here,
    * naming it, not on the first request to an origin. Options and their ranges: {@link StaleguardOptions}.
+   *
+   * It takes over the settings of the global dispatcher in place (an undici Agent's connect options, limits
+   * and timeouts, an EnvHttpProxyAgent's proxies), under the options given here, which win; one whose
+   * settings cannot be read is refused with a StaleguardOptionError, unless `inherit: false`.
    */
   constructor(options: StaleguardOptions = {}) {
     super()
     validateOptions(options)
-    this.#options = options
-    this.#paths = new OriginPaths(options.proxy)
+    const inPlace =
+      options.inherit === false ? null : readDispatcherInPlace(globalDispatcherInPlace(), options.proxy !== undefined)
+    const base = inPlace === null || inPlace.kind === 'nothing' ? NOTHING_INHERITED : inPlace.base
+    const { options: merged, overridden } = optionsOverBase(options, base)
+    this.#options = merged
+    this.#base = base
+    this.#paths = new OriginPaths(merged.proxy, base, options.connect !== undefined)
+    if (base !== NOTHING_INHERITED)
+      reportInheritance({ source: base.source, inherited: inheritedNames(base), overridden })
   }
 
-  /** @internal What this dispatcher's requests go through, for a staleguard dispatcher created after it. */
-  get [kProxyOption](): StaleguardOptions['proxy'] {
-    return this[kTarget].#paths.option
+  /** @internal What a staleguard dispatcher made after this one takes over: what this one runs with. */
+  get [kInheritedBase](): InheritedBase {
+    const self = this[kTarget]
+    const { connections, headersTimeout, bodyTimeout, keepAliveTimeout, keepAliveMaxTimeout, allowH2 } = self.#options
+    const { maxRequestsPerConnection, maxConnectionAge, connect } = self.#options
+    return {
+      source: 'a staleguard dispatcher',
+      options: {
+        connections,
+        headersTimeout,
+        bodyTimeout,
+        keepAliveTimeout,
+        keepAliveMaxTimeout,
+        allowH2,
+        maxRequestsPerConnection,
+        maxConnectionAge,
+        connect,
+      },
+      clientOptions: self.#base.clientOptions,
+      connector: self.#options.connect === undefined ? self.#base.connector : null,
+      proxy: self.#paths.plan,
+      maxOrigins: self.#base.maxOrigins,
+    }
   }
 
   /** A request scope's calls come marked with it (`kCallScope`), so logs and diagnostics name the request. */
@@ -78,10 +119,14 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const origin = this.#originFor(options.origin)
     // Without a usable origin let undici produce its own validation error through the handler.
     if (origin === undefined) return (this.#invalidOrigins ??= new Agent()).dispatch(options, handler)
+    if (origin === null) return failWith(handler, new errors.MaxOriginsReachedError())
     origin.counters.requests++
     origin.inFlight++
     const now = performance.now()
     origin.budget?.recordRequest(now)
+    const body = options.body
+    // A FormData from any copy of undici, as the one Blob every copy writes (see `formDataAsBlob`).
+    if (typeof body === 'object' && body !== null && isFormData(body)) options = withBody(options, formDataAsBlob(body))
     const written = origin.path.forward === null ? options : origin.path.forward(options)
     const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
     const originPool = this.#poolOf(origin)
@@ -97,14 +142,22 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   }
 
   /**
-   * Retries go on a connection opened for them alone: the pool could hand back another socket that has
-   * been idle as long as the one that just died.
+   * Retries go on a new connection: the pool could hand back another socket that has been idle as long as the
+   * one that just died. The Client whose socket died opens it, when it is still in its pool: the connection
+   * takes the dead one's place, so no more are open than a plain Agent would have (a `connections` cap
+   * holds). Otherwise a Client of its own opens it, for that one request.
    */
   #dispatchOnNewConnection(
     origin: OriginState,
     options: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
+    failedOn: PairingClient | null,
   ): void {
+    const originPool = this.#pools.get(origin)
+    if (failedOn !== null && originPool !== undefined && reconnectsFor(failedOn, originPool)) {
+      originPool.dispatchOn(failedOn, options, handler)
+      return
+    }
     const client = createLoneClient(origin)
     this.#newConnectionClients.add(client)
     client.dispatch(options, handler)
@@ -220,18 +273,19 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     return known
   }
 
-  #originFor(raw: unknown): OriginState | undefined {
+  #originFor(raw: unknown): OriginState | undefined | null {
     // Most apps call one or two upstreams: the last origin string seen answers most lookups.
     if (raw === this.#lastOriginText && this.#lastOrigin !== null) return this.#lastOrigin
     const state = this.#lookUpOrigin(raw)
-    if (typeof raw === 'string' && state !== undefined) {
+    if (typeof raw === 'string' && state != null) {
       this.#lastOriginText = raw
       this.#lastOrigin = state
     }
     return state
   }
 
-  #lookUpOrigin(raw: unknown): OriginState | undefined {
+  /** undefined: not a usable origin; null: one origin more than the inherited `maxOrigins` allows. */
+  #lookUpOrigin(raw: unknown): OriginState | undefined | null {
     if (typeof raw !== 'string' && !(raw instanceof URL)) return undefined
     const text = typeof raw === 'string' ? raw : raw.origin
     let key = this.#originKeys.get(text)
@@ -246,9 +300,12 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     }
     let state = this.#origins.get(key)
     if (state === undefined) {
+      const maxOrigins = this.#base.maxOrigins
+      if (maxOrigins !== null && this.#origins.size >= maxOrigins) return null
       const options = resolveOriginOptions(this.#options, key)
       // ALPN is the connector's to offer: undici's Client hands `allowH2` only to a connector it builds itself.
-      state = new OriginState(key, options, this.#paths.pathTo(key, { allowH2: options.allowH2, ...options.connect }))
+      const path = this.#paths.pathTo(key, { allowH2: options.allowH2, ...options.connect })
+      state = new OriginState(key, options, path, this.#base.clientOptions)
       this.#origins.set(key, state)
       this.#forgetIdleOrigins()
     }
@@ -277,6 +334,31 @@ function closeQuietly(dispatcher: Dispatcher): Promise<void> {
   return dispatcher.close().catch((error: { code?: unknown }) => {
     if (error?.code !== 'UND_ERR_DESTROYED') throw error
   })
+}
+
+function withBody(options: Dispatcher.DispatchOptions, body: Blob): Dispatcher.DispatchOptions {
+  const copy = copyOfOptions(options)
+  copy.body = body as unknown as Dispatcher.DispatchOptions['body']
+  return copy
+}
+
+/**
+ * Whether a pool's Client will open a new connection for the next request it is given: it is still the pool's,
+ * open, holds no request, and its HTTP/1.1 socket is gone.
+ */
+function reconnectsFor(client: PairingClient, originPool: OriginPool): boolean {
+  if (client.closed || client.destroyed || client.stats.size > 0) return false
+  // An HTTP/2 Client outlives its session's GOAWAY in undici's own bookkeeping: a retry gets a Client of its own.
+  if (client.socket !== null && (client.socket.multiplexed || !client.socket.socket.destroyed)) return false
+  return originPool.clients.includes(client)
+}
+
+/** Fails a request before it starts, through whichever handler API it speaks. */
+function failWith(handler: Dispatcher.DispatchHandler, error: Error): false {
+  const callbacks = toCallbackHandler(handler)
+  if (!callbacks.onError) throw error
+  callbacks.onError(error)
+  return false
 }
 
 /** Attempts written per connection opened, to two decimals. */

@@ -11,6 +11,8 @@ export class TrackedSocket {
   /** Requests on it now: one at most over HTTP/1.1, any number of streams on an HTTP/2 session. */
   inFlight = 0
   idleSince: number
+  /** When the connection came up. */
+  readonly openedAt: number
   retireTimer: NodeJS.Timeout | null = null
   /** When the connection is past its age and is retired once idle (null: no age limit). */
   readonly retireAt: number | null
@@ -31,6 +33,7 @@ export class TrackedSocket {
     this.socket = socket
     this.multiplexed = (socket as { alpnProtocol?: unknown }).alpnProtocol === 'h2'
     this.idleSince = now
+    this.openedAt = now
     // Up to 10 % younger than the limit, drawn per connection, so connections opened together part ways.
     this.retireAt = maxAgeMs === null ? null : now + maxAgeMs * (1 - Math.random() * 0.1)
   }

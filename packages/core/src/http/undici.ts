@@ -14,6 +14,17 @@ import type * as Undici from 'undici'
 Reflect.get(globalThis, 'Headers')
 const undici = createRequire(import.meta.url)('undici') as typeof Undici
 
-export const { Agent, Client, Pool, buildConnector, getGlobalDispatcher, request, setGlobalDispatcher, util } = undici
+export const {
+  Agent,
+  Client,
+  FormData,
+  Pool,
+  buildConnector,
+  errors,
+  getGlobalDispatcher,
+  request,
+  setGlobalDispatcher,
+  util,
+} = undici
 /** undici's Dispatcher class, for `extends` (its types come from `import type { Dispatcher } from 'undici'`). */
 export const UndiciDispatcher = undici.Dispatcher

@@ -72,10 +72,12 @@ export interface IdleLimitEvent {
   /** The limit in force now, ms: never above the configured one. */
   readonly limitMs: number
   /**
-   * `stale-failure`: lowered to half the idle time of a socket that died; `successful-reuses`: raised again
-   * (in 25 % steps) once failures are five minutes old and reuses after long idle times keep succeeding.
+   * `stale-failure`: lowered to just below (10 % under) the shortest idle time after which a socket died;
+   * `successful-reuses`: raised again (in 25 % steps) once failures are five minutes old and reuses after long
+   * idle times keep succeeding; `incident`: put back to what it was before an incident (a restart, a crash, a
+   * failover: many connections dying at once, or the origin refusing connections) that taught it.
    */
-  readonly reason: 'stale-failure' | 'successful-reuses'
+  readonly reason: 'stale-failure' | 'successful-reuses' | 'incident'
 }
 
 /** The subset of a pino / Fastify / bunyan-style logger staleguard uses. */
@@ -272,5 +274,38 @@ export function reportRequestLimit(event: RequestLimitEvent): void {
     'request-limit origin=%s limit=%d (connections die after that many requests: retired after them)',
     event.origin,
     event.limit,
+  )
+}
+
+/** A dispatcher was built over the settings of the one in place (`NODE_DEBUG=staleguard` only). */
+export interface InheritanceEvent {
+  /** What the settings were read from (`Agent`, `EnvHttpProxyAgent (composed with interceptors)`…). */
+  readonly source: string
+  /** The settings taken over, by name (`connect.lookup`, `connections`, `maxResponseSize`…). */
+  readonly inherited: readonly string[]
+  /** Inherited settings the options given to staleguard replaced. */
+  readonly overridden: readonly string[]
+}
+
+export function reportInheritance(event: InheritanceEvent): void {
+  debug(
+    'inherited from=%s settings=%s%s',
+    event.source,
+    event.inherited.length === 0 ? 'none' : event.inherited.join(','),
+    event.overridden.length === 0
+      ? ''
+      : ` overridden=${event.overridden.join(',')} (the options given to staleguard win)`,
+  )
+}
+
+/** Deaths of one origin's connections were an incident, not a limit: nothing they taught is kept. */
+export interface IncidentEvent {
+  readonly origin: string
+}
+
+export function reportIncident(event: IncidentEvent): void {
+  debug(
+    'incident origin=%s (connections died together, or the origin refused connections: a restart, a crash, a failover; nothing learned from it)',
+    event.origin,
   )
 }

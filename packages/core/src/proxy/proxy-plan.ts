@@ -1,6 +1,5 @@
 import type { buildConnector } from 'undici'
 import { type ProxyOption, type ProxySettings, StaleguardOptionError } from '../config/options.js'
-import { dispatcherName } from '../http/global-slots.js'
 import { type NoProxyRules, noProxyFromEnvironment } from './no-proxy.js'
 
 /** One forward proxy, as the connectors need it. */
@@ -18,45 +17,21 @@ export interface ProxyRoute {
 
 /** Which proxy, if any, each target origin goes through. */
 export interface ProxyPlan {
-  /** The option this plan came from, given or inferred, for a later staleguard dispatcher to inherit. */
-  readonly option: ProxyOption
   /** The route for a target origin (`https://api.example`), or null to go direct. */
   routeFor(origin: URL): ProxyRoute | null
 }
 
-/** What a staleguard dispatcher in place went through: read by dispatchers created after it (any copy). */
-export const kProxyOption = Symbol.for('staleguard.proxyOption.v1')
-
 const SETTINGS_KEYS = new Set(['uri', 'token', 'headers', 'proxyTls', 'requestTls', 'proxyTunnel'])
 
 /**
- * The plan for the `proxy` option given, or, when none is, for what the process does without staleguard:
- * the dispatcher in place (an `EnvHttpProxyAgent`, whether the app's or Node's own; a staleguard dispatcher's
- * own plan), then Node's switch for reading the environment. A `ProxyAgent` in place keeps its settings
- * where nothing can read them: going direct would bypass it, so that is an error.
+ * The plan for the `proxy` option given, or, when none is, for what the process did without staleguard: the
+ * route of the dispatcher in place (`inherited`: an `EnvHttpProxyAgent`'s own proxies and `noProxy`, direct for
+ * an Agent, a staleguard dispatcher's own plan), else Node's switch for reading the environment.
  */
-export function planProxy(option: ProxyOption | undefined, inPlace: unknown): ProxyPlan {
-  return planFor(option === undefined ? inferredOption(inPlace) : option)
-}
-
-function inferredOption(inPlace: unknown): ProxyOption {
-  const inherited =
-    typeof inPlace === 'object' && inPlace !== null
-      ? (inPlace as { [kProxyOption]?: unknown })[kProxyOption]
-      : undefined
-  if (inherited !== undefined) return inherited as ProxyOption
-  const name = dispatcherName(inPlace)
-  if (name === 'EnvHttpProxyAgent') return 'env'
-  if (name === 'ProxyAgent') {
-    throw new StaleguardOptionError(
-      'proxy',
-      'must be given: the global dispatcher in place is an undici ProxyAgent, whose settings staleguard cannot ' +
-        "read, and going direct would bypass it. Pass the same proxy (proxy: 'http://proxy:3128' or " +
-        "{ uri, token, … }), proxy: 'env', or proxy: false to go direct",
-      undefined,
-    )
-  }
-  return nodeReadsProxyEnvironment() ? 'env' : false
+export function planProxy(option: ProxyOption | undefined, inherited: ProxyPlan | null): ProxyPlan {
+  if (option !== undefined) return planFor(option)
+  if (inherited !== null) return inherited
+  return planFor(nodeReadsProxyEnvironment() ? 'env' : false)
 }
 
 /** Node 22.21+ and 24+ send fetch through the environment's proxy with `NODE_USE_ENV_PROXY=1` or the flag. */
@@ -72,10 +47,10 @@ function nodeReadsProxyEnvironment(): boolean {
 }
 
 function planFor(option: ProxyOption): ProxyPlan {
-  if (option === false) return { option, routeFor: () => null }
+  if (option === false) return { routeFor: () => null }
   if (option === 'env') return environmentPlan()
   const route = routeFrom(option, 'proxy')
-  return { option, routeFor: () => route }
+  return { routeFor: () => route }
 }
 
 /** `HTTP_PROXY` / `HTTPS_PROXY` read once, as `EnvHttpProxyAgent` does at construction; `NO_PROXY` live. */
@@ -87,7 +62,6 @@ function environmentPlan(): ProxyPlan {
   const https = httpsUri ? routeFrom(httpsUri, 'HTTPS_PROXY') : http
   const noProxy: NoProxyRules = noProxyFromEnvironment()
   return {
-    option: 'env',
     routeFor(origin) {
       const route = origin.protocol === 'https:' ? https : http
       if (route === null || noProxy.bypasses(origin)) return null
@@ -96,7 +70,8 @@ function environmentPlan(): ProxyPlan {
   }
 }
 
-function routeFrom(option: string | URL | ProxySettings, name: string): ProxyRoute {
+/** A route to one proxy, from its URL or settings; `name` is the option named when they are wrong. */
+export function routeFrom(option: string | URL | ProxySettings, name: string): ProxyRoute {
   const settings: ProxySettings =
     typeof option === 'string' || option instanceof URL ? { uri: option } : checkSettings(option, name)
   let url: URL

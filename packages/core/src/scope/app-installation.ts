@@ -56,9 +56,19 @@ export class AppInstallation {
     } else {
       // A test suite's MockAgent in charge: handlers' calls go to the mock, like every other fetch.
       const mock = mockAgentInPlace()
-      this.dispatcher = mock ?? createDispatcher(resolved.core)
-      this.#owned = mock === null
-      if (mock === null && resolved.installGlobal) this.#installation = installGlobalDispatcher(this.dispatcher)
+      if (mock !== null) {
+        this.dispatcher = mock
+        this.#owned = false
+      } else if (resolved.installGlobal) {
+        // Installed from the options, so the interceptors composed on the dispatcher in place stay in front of
+        // it, for handlers' calls as for every other fetch; the installation closes it on restore.
+        this.#installation = installGlobalDispatcher(resolved.core)
+        this.dispatcher = this.#installation.dispatcher
+        this.#owned = false
+      } else {
+        this.dispatcher = createDispatcher(resolved.core)
+        this.#owned = true
+      }
     }
   }
 
