@@ -1,5 +1,5 @@
 import { createDispatcher, getStaleguardDiagnostics } from '@staleguard/core'
-import { type FaultProxy, sleep, startFaultProxy } from '@staleguard/lab'
+import { type FaultProxy, seededRandom, sleep, startFaultProxy } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { Agent, type Dispatcher, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,18 +18,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const HOP_IDLE_MS = 1_500
 const SOAK_MS = Number(process.env.SOAK_MS ?? 180_000)
 
-/** A small deterministic generator, so both clients see one schedule, and a failing run can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 interface Burst {
   /** Idle before the burst, ms. */
   readonly gapMs: number
@@ -39,7 +27,7 @@ interface Burst {
 
 /** Gaps around the hop's limit, a few short ones and a long tail; bursts of 1–6, one request in ten a POST. */
 function schedule(seed: number, totalMs: number): Burst[] {
-  const next = random(seed)
+  const next = seededRandom(seed)
   const bursts: Burst[] = []
   for (let elapsed = 0; elapsed < totalMs; ) {
     const pick = next()

@@ -7,7 +7,7 @@ export { findTool, requireTool, isCI, type LabTool } from './tools.js'
 export { freePort, waitForPort } from './free-port.js'
 export { sleep, until } from './wait.js'
 export { runBursts, errorCode, type BurstPlan, type BurstResult } from './bursts.js'
-export { runSteady, type SteadyPlan, type SteadyResult } from './steady.js'
+export { runSteady, seededRandom, type SteadyPlan, type SteadyResult } from './steady.js'
 export {
   plainFetchClient,
   manualFixClient,

@@ -54,7 +54,7 @@ export async function runSteady(
 }
 
 /** A small deterministic generator (mulberry32): the same arrivals on every run and every machine. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0
