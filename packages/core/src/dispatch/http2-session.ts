@@ -40,6 +40,8 @@ export function nextStreamIdOn(record: TrackedSocket): number | null {
 
 /** Whether the server said it never processed this stream: above its GOAWAY's last-stream-id, or refused. */
 export function streamWasUnprocessed(record: TrackedSocket, streamId: number | null, error: Error): boolean {
-  if (streamId !== null && record.goawayLastStreamId !== null && streamId > record.goawayLastStreamId) return true
+  // Once a GOAWAY came, its last-stream-id is the server's word, and only it: Node closes the streams of a
+  // session undici ends after a GOAWAY with REFUSED_STREAM too, processed or not (seen at or below the id).
+  if (record.goawayLastStreamId !== null) return streamId !== null && streamId > record.goawayLastStreamId
   return record.multiplexed && /\bNGHTTP2_REFUSED_STREAM\b/.test(error.message)
 }
