@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
@@ -14,14 +15,22 @@ export interface Http2UpstreamOptions {
    * processed, the new streams refused, unprocessed (the race of an idle close, made certain).
    */
   readonly goawayOnRequestAfterIdleMs?: number
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS (Node's default when absent: no limit). */
+  readonly maxConcurrentStreams?: number
+  /** Refuse this share of streams (REFUSED_STREAM) before processing them, at random. */
+  readonly refuseShare?: number
+  /** After this many streams on a session, GOAWAY naming the last one; streams above it are refused, unprocessed. */
+  readonly goawayEveryStreams?: number
 }
 
 export interface Http2Upstream {
   readonly origin: string
   /** Per path: the HTTP version of each arrival (one entry per time the request was processed). */
   readonly arrivals: Map<string, string[]>
-  /** Streams refused by a GOAWAY (`goawayOnRequestAfterIdleMs`). */
+  /** Streams refused, unprocessed (`goawayOnRequestAfterIdleMs`, `refuseShare`, `goawayEveryStreams`). */
   readonly refused: number
+  /** GOAWAY frames sent by `goawayEveryStreams`. */
+  readonly goaways: number
   /** Sessions (connections) accepted so far. */
   readonly sessionsOpened: number
   /** A crash and a restart on the same port: every session dropped without a GOAWAY, then listening again. */
@@ -35,8 +44,44 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
   const idleSince = new WeakMap<http2.Http2Session, { at: number; lastStreamId: number; closing: boolean }>()
   let refused = 0
   const { key, cert } = options.certificate
-  const server = http2.createSecureServer({ key, cert, allowHTTP1: options.allowHTTP1 }, (req, res) => {
+  const streamsOn = new WeakMap<http2.Http2Session, { count: number; lastStreamId: number | null }>()
+  let goaways = 0
+  const settings =
+    options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }
+  const server = http2.createSecureServer({ key, cert, allowHTTP1: options.allowHTTP1, settings }, (req, res) => {
     const session = req.stream?.session
+    // A stream that arrives after its session closed (past the GOAWAY this server sent) has no session any
+    // more: it is above the last stream id, so it is refused unprocessed, as RFC 9113 §6.8 says.
+    if (
+      req.stream !== undefined &&
+      session === undefined &&
+      (options.goawayEveryStreams !== undefined || options.goawayOnRequestAfterIdleMs !== undefined)
+    ) {
+      refused++
+      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
+      return
+    }
+    if (session && options.refuseShare !== undefined && Math.random() < options.refuseShare) {
+      refused++
+      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
+      return
+    }
+    const every = options.goawayEveryStreams
+    if (session && every !== undefined) {
+      const state = streamsOn.get(session) ?? { count: 0, lastStreamId: null }
+      streamsOn.set(session, state)
+      if (state.lastStreamId !== null && (req.stream.id ?? 0) > state.lastStreamId) {
+        refused++
+        req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
+        return
+      }
+      if (++state.count >= every) {
+        state.lastStreamId = req.stream.id ?? 0
+        goaways++
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR, state.lastStreamId)
+        setTimeout(() => session.close(), 50).unref()
+      }
+    }
     const after = options.goawayOnRequestAfterIdleMs
     if (session && after !== undefined) {
       const state = idleSince.get(session) ?? { at: performance.now(), lastStreamId: 0, closing: false }
@@ -54,11 +99,17 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
       state.lastStreamId = Math.max(state.lastStreamId, req.stream.id ?? 0)
     }
     const path = new URL(req.url, 'https://upstream').pathname
-    req.resume()
+    const digest = createHash('sha256')
+    let bytes = 0
+    req.on('data', (chunk: Buffer) => {
+      digest.update(chunk)
+      bytes += chunk.length
+    })
     req.on('end', () => {
       arrivals.set(path, [...(arrivals.get(path) ?? []), req.httpVersion])
       res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ ok: true, version: req.httpVersion }))
+      // What arrived, so a client can check its body came through byte for byte.
+      res.end(JSON.stringify({ ok: true, version: req.httpVersion, bytes, sha256: digest.digest('hex') }))
       if (session) {
         const state = idleSince.get(session)
         if (state) state.at = performance.now()
@@ -68,6 +119,11 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
   server.setTimeout(options.sessionIdleMs)
   const sessions = new Set<http2.Http2Session>()
   let sessionsOpened = 0
+  const sockets = new Set<import('node:net').Socket>()
+  server.on('connection', (socket: import('node:net').Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
   server.on('session', (session) => {
     sessionsOpened++
     sessions.add(session)
@@ -82,6 +138,9 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
     get refused() {
       return refused
     },
+    get goaways() {
+      return goaways
+    },
     get sessionsOpened() {
       return sessionsOpened
     },
@@ -92,6 +151,13 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
       server.listen(port, '127.0.0.1')
       await once(server, 'listening')
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // A client's idle sessions would hold the server open until they time out, and so would a connection
+      // whose session already ended (a GOAWAY's) while its socket lingers.
+      for (const session of sessions) session.destroy()
+      for (const socket of sockets) socket.destroy()
+      return closed
+    },
   }
 }

@@ -56,8 +56,18 @@ export function chooseClient(
   // The pool's own pick: its first free Client, in the order kept here.
   let poolPick: PairingClient | null = null
   for (const client of clients) {
-    // Busy, or about to be: a request already queued on it is written first.
-    if (client.closed || client.destroyed || client.stats.size > 0) continue
+    if (client.closed || client.destroyed) continue
+    const stats = client.stats
+    // Busy, or about to be: a request already queued on it is written first. An HTTP/2 session with a
+    // stream free is answering now: as safe as a socket proven within the evidence, and it costs nothing.
+    if (stats.size > 0) {
+      const record = client.socket
+      if (record?.multiplexed && !record.socket.destroyed && stats.pending === 0 && stats.running < client.pipelining) {
+        recent = client
+        recentIdleSince = Number.POSITIVE_INFINITY
+      }
+      continue
+    }
     poolPick ??= client
     const record = client.socket
     if (record === null || record.socket.destroyed) {

@@ -12,7 +12,8 @@ import { symbolNamed } from '../http/undici-internals.js'
 /** undici keeps a socket's session under its own `Symbol('http2Session')`, which it does not export. */
 let sessionKey: symbol | null = null
 
-function sessionOf(socket: object): ClientHttp2Session | null {
+/** The HTTP/2 session undici runs on a socket, or null (not h2, or an undici that keeps it elsewhere). */
+export function sessionOf(socket: object): ClientHttp2Session | null {
   if (sessionKey === null) {
     sessionKey = symbolNamed(socket, 'http2Session') ?? null
     if (sessionKey === null) return null

@@ -3,11 +3,17 @@ import { Pool } from '../http/undici.js'
 import { symbolNamed } from '../http/undici-internals.js'
 import type { OriginState } from './origin-state.js'
 import { PairingClient, createPairingClient } from './pairing-client.js'
+import { SessionSharing } from './session-sharing.js'
+
+/** undici's own `maxConcurrentStreams` default: the streams a session may carry before the server says. */
+const DEFAULT_MAX_STREAMS = 100
 
 /** An origin's undici Pool, with the Clients it holds (in its own order), for requests that choose their socket. */
 export interface OriginPool {
   readonly pool: UndiciPool
   readonly clients: readonly PairingClient[]
+  /** How an origin that may speak HTTP/2 shares its sessions (null: an `http:` origin, or `allowH2` off). */
+  readonly sharing: SessionSharing | null
   /**
    * Hands a request to one of the pool's Clients directly. The pool flags a Client busy only when its own
    * dispatch finds it so; a Client given a request behind its back is flagged here, or the pool would queue
@@ -50,9 +56,17 @@ export function createOriginPool(state: OriginState, sink: PoolEventSink): Origi
     )
   }
   const kBusyFlag = busyFlagOf(pool)
+  const inherited = state.clientOptions
+  const sharing = state.mayMultiplex
+    ? new SessionSharing(
+        (inherited.maxConcurrentStreams as number | undefined) ?? DEFAULT_MAX_STREAMS,
+        http1PipeliningOf(state),
+      )
+    : null
   return {
     pool,
     clients,
+    sharing,
     dispatchOn(client, options, handler) {
       const ready = client.dispatch(options, handler)
       if (!ready && kBusyFlag !== undefined) (client as unknown as Record<symbol, boolean>)[kBusyFlag] = true
@@ -86,7 +100,11 @@ function undiciOptionsFor(state: OriginState): UndiciPool.Options {
     // One request per HTTP/1.1 socket at a time: reuse and idle time are then facts about a whole socket
     // (an HTTP/2 session counts its streams, and is idle when the last one ends). An inherited `pipelining`
     // is kept: a socket is then idle when its last request ends, and bytes read are not one request's.
-    pipelining: (inherited.pipelining as number | undefined) ?? 1,
+    pipelining: http1PipeliningOf(state),
     allowH2,
   }
+}
+
+function http1PipeliningOf(state: OriginState): number {
+  return (state.clientOptions.pipelining as number | undefined) ?? 1
 }

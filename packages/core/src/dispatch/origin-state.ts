@@ -54,6 +54,8 @@ export class OriginState {
   readonly path: OriginPath
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
   readonly mayMultiplex: boolean
+  /** It may, and its HTTP/1.1 connections do not pipeline: requests are marked for undici as safe to share a session. */
+  readonly sharesSessions: boolean
 
   /** undici Client options inherited as they were (`maxResponseSize`, `localAddress`…), for every connection. */
   readonly clientOptions: Readonly<Record<string, unknown>>
@@ -73,6 +75,7 @@ export class OriginState {
     this.#lessons = new OriginLessons(options.keepAliveTimeout, declared, options.learnIdleLimit)
     this.path = path
     this.mayMultiplex = options.allowH2 && key.startsWith('https:')
+    this.sharesSessions = this.mayMultiplex && ((clientOptions.pipelining as number | undefined) ?? 1) === 1
     this.connect = (connectOptions, callback) => {
       path.connect(connectOptions, (...result) => {
         if (result[0] === null) this.#adopt(result[1])

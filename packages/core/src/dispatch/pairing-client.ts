@@ -21,6 +21,8 @@ export interface PairsWithClient {
 export class PairingClient extends Client {
   /** The socket this Client writes on now (it holds one at a time, and replaces it after a close). */
   socket: TrackedSocket | null = null
+  /** Its connector is opening a connection now (from the call to its callback). */
+  connecting = false
 
   constructor(origin: string | URL, options: UndiciClient.Options & { connect: buildConnector.connector }) {
     const { connect } = options
@@ -28,8 +30,12 @@ export class PairingClient extends Client {
     super(origin, {
       ...options,
       connect: (connectOptions, callback) => {
+        if (self !== null) self.connecting = true
         connect(connectOptions, (...result) => {
-          if (result[0] === null && self !== null) self.socket = trackedSocketOf(result[1])
+          if (self !== null) {
+            self.connecting = false
+            if (result[0] === null) self.socket = trackedSocketOf(result[1])
+          }
           callback(...result)
         })
       },

@@ -30,6 +30,13 @@ class MovedUnwritten extends Error {
     super('staleguard: moved to a new connection before it was written')
   }
 }
+/** A request undici was about to write again after the connection it ran on ended (see `onConnect`). */
+class EndedUnderIt extends Error {
+  readonly code = 'UND_ERR_SOCKET'
+  constructor() {
+    super('staleguard: the connection this request was written on ended before its response (not written again)')
+  }
+}
 /** What a method alone allows when retries are off (`retry: false` leaves no list of its own). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS)
 
@@ -77,6 +84,8 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
 
   /** The attempt running now, 1-based. */
   #attempt = 1
+  /** Attempts the server turned away unprocessed (HTTP/2): they do not count against `maxRetries`. */
+  #unprocessed = 0
   /** The Client the current attempt was handed to, until `onConnect` reads its socket, which carries the attempt. */
   #client: PairingClient | null = null
   /** The Client the current attempt went to, for the whole attempt: a retry may reconnect through it. */
@@ -183,6 +192,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#downstream.onConnect?.(this.#callerAbort(), context)
       if (this.#aborted) return
     }
+    // undici is writing this attempt a second time: undici 7 puts the requests running on a connection that
+    // ended (an HTTP/2 GOAWAY, a pipelined HTTP/1.1 socket's close) back in its queue and sends them again on
+    // the next, processed or not. Thrown here it goes unwritten, and `onError` decides as for any failure.
+    if (this.#socket !== null) throw new EndedUnderIt()
     // undici writes the request right after this, on the socket its Client holds now.
     const record = this.#client?.socket
     this.#client = null
@@ -287,11 +300,11 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#finish()
     this.#origin.counters.failedRequests++
     const explanation = explain(facts)
-    attachDiagnostics(error, { ...facts, explanation })
+    const explained = attachDiagnostics(error, { ...facts, explanation })
     if (facts.staleSocketError && decision !== 'aborted') reportStaleFailure(facts, this.#scope?.logger, explanation)
     if (stale) this.#learn(failed as TrackedSocket, now)
-    if (!this.#downstream.onError) throw error
-    this.#downstream.onError(error)
+    if (!this.#downstream.onError) throw explained
+    this.#downstream.onError(explained)
   }
 
   /** Whether the failed attempt goes again, and whether the origin learns from it (`stale`, see `#learn`). */
@@ -307,20 +320,35 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       responseStarted:
         this.#responseStarted ||
         (failed !== null && !failed.multiplexed && failed.socket.bytesRead > this.#bytesReadAtStart),
-      unprocessed: failed?.multiplexed === true && streamWasUnprocessed(failed, this.#streamId, error),
+      unprocessed:
+        (failed?.multiplexed === true && streamWasUnprocessed(failed, this.#streamId, error)) ||
+        this.#failedUnwrittenOnEndedSession(failed),
+      endedByGoaway: failed?.multiplexed === true && failed.goawayLastStreamId !== null,
     })
-    if (kind !== 'stale' && kind !== 'unprocessed') return { decision: kind, stale: false }
+    if (kind !== 'stale' && kind !== 'unprocessed' && kind !== 'goaway') return { decision: kind, stale: false }
 
     // 2. Whether a stale failure teaches the origin, whatever happens to this request (`#learn`, once the
     // failure is reported). An unprocessed stream on a session that had been idle is such a failure too; one
     // refused on a busy session is not.
-    const stale = kind === 'stale' || (this.#reused && failed !== null && hasStaleSocketShape(error))
+    // A stream a GOAWAY let finish, which undici 7 failed all the same, says nothing of the session's idle.
+    const stale =
+      kind === 'stale' || (kind === 'unprocessed' && this.#reused && failed !== null && hasStaleSocketShape(error))
+    kind === 'stale' ||
+      (kind === 'unprocessed' &&
+        this.#reused &&
+        failed !== null &&
+        hasStaleSocketShape(error) &&
+        failed.goawayLastStreamId === null)
 
     // 3. Whether it may go again. (Nothing here depends on what the origin learns in step 2.)
     const budget = this.#origin.budget
+    // Turned away or ended by the server's GOAWAY: not a failure of the socket, so not one of `maxRetries`.
+    const turnedAway = kind === 'unprocessed' || kind === 'goaway'
+    if (turnedAway) this.#unprocessed++
     const decision = retryDecisionFor({
       retry: this.#origin.options.retry,
-      attempt: this.#attempt,
+      attempt: this.#attempt - this.#unprocessed,
+      unprocessedAttempts: turnedAway ? this.#unprocessed : 0,
       safeToSendTwice: kind === 'unprocessed' || this.#safeToSendTwice,
       // A recordable body nobody recorded (not meant to be replayed) is gone like a stream.
       body: this.#bodyReplay === 'recordable' && this.#body === null ? 'stream' : this.#bodyReplay,
@@ -334,6 +362,16 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     })
     if (decision === 'budget-exhausted') this.#origin.counters.retriesDeniedByBudget++
     return { decision, stale }
+  }
+
+  /**
+   * The attempt was queued on a Client whose HTTP/2 session died before undici wrote it, and undici failed it
+   * with the session's error: it never left, so it may go again like a stream the server turned away.
+   */
+  #failedUnwrittenOnEndedSession(failed: TrackedSocket | null): boolean {
+    if (failed !== null) return false
+    const record = this.#attemptClient?.socket
+    return record?.multiplexed === true && record.socket.destroyed
   }
 
   /**

@@ -20,6 +20,8 @@ import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js
 import type { PairingClient } from './pairing-client.js'
 import { type OriginPool, createLoneClient, createOriginPool } from './origin-pool.js'
 import { chooseClient } from './client-choice.js'
+import type { HeldRequest } from './session-sharing.js'
+import { collectBody, collectsBodyFirst } from './session-bodies.js'
 
 /**
  * How a request scope reaches the staleguard dispatcher under any interceptors composed on it: its calls'
@@ -120,6 +122,14 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     // Without a usable origin let undici produce its own validation error through the handler.
     if (origin === undefined) return (this.#invalidOrigins ??= new Agent()).dispatch(options, handler)
     if (origin === null) return failWith(handler, new errors.MaxOriginsReachedError())
+    const originPool = this.#poolOf(origin)
+    if (originPool.sharing?.active === true && collectsBodyFirst(options)) {
+      collectBody(options.body as AsyncIterable<unknown>).then(
+        (bytes) => this.dispatch(withBody(options, bytes), handler),
+        (error: Error) => failWith(handler, error),
+      )
+      return true
+    }
     origin.counters.requests++
     origin.inFlight++
     const now = performance.now()
@@ -127,9 +137,17 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const body = options.body
     // A FormData from any copy of undici, as the one Blob every copy writes (see `formDataAsBlob`).
     if (typeof body === 'object' && body !== null && isFormData(body)) options = withBody(options, formDataAsBlob(body))
-    const written = origin.path.forward === null ? options : origin.path.forward(options)
+    let written = origin.path.forward === null ? options : origin.path.forward(options)
+    // undici 7 writes a request it does not call idempotent on a session only when no other stream runs on
+    // it, so each POST would open a session of its own (undici 8 dropped that rule). Which requests may go
+    // again is staleguard's to decide (`SafeRetryHandler`), not this flag's.
+    if (origin.sharesSessions && written.idempotent === undefined && !IDEMPOTENT_BY_UNDICI.has(written.method))
+      written = withIdempotent(written)
     const safe = new SafeRetryHandler(this.#retryConnections, origin, written, toCallbackHandler(handler), scope)
-    const originPool = this.#poolOf(origin)
+    if (originPool.sharing?.active === true) {
+      this.#routeShared(origin, originPool, { options: safe.firstAttemptOptions, handler: safe, need: safe.socketNeed })
+      return true
+    }
     if (safe.socketNeed !== 'any' && !this.#closed) {
       const choice = chooseClient(origin, originPool.clients, safe.socketNeed, now)
       if (choice !== null) {
@@ -154,6 +172,11 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     failedOn: PairingClient | null,
   ): void {
     const originPool = this.#pools.get(origin)
+    // On shared sessions a retry takes a session that is answering now, or waits for the one being opened.
+    if (originPool?.sharing?.active === true && !this.#closed) {
+      this.#routeShared(origin, originPool, { options, handler, need: 'retry' })
+      return
+    }
     if (failedOn !== null && originPool !== undefined && reconnectsFor(failedOn, originPool)) {
       originPool.dispatchOn(failedOn, options, handler)
       return
@@ -163,6 +186,38 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     client.dispatch(options, handler)
     // Close once that one request is done; the socket is not kept.
     closeQuietly(client).finally(() => this.#newConnectionClients.delete(client))
+  }
+
+  /**
+   * A request to an origin whose connections may be HTTP/2 sessions (see `SessionSharing`): the socket choice
+   * for a suspect first, then a session with a stream free, then the connection being opened, then the pool.
+   */
+  #routeShared(origin: OriginState, originPool: OriginPool, request: HeldRequest): void {
+    const sharing = originPool.sharing!
+    const { options, handler, need } = request
+    const { clients } = originPool
+    const now = performance.now()
+    if (need !== 'any' && need !== 'retry' && !this.#closed) {
+      const choice = chooseClient(origin, clients, need, now)
+      if (choice !== null) {
+        if (choice.newConnection) origin.noteUnreplayableOnNewConnection(options.method, options.path)
+        originPool.dispatchOn(choice.client, options, handler)
+        return
+      }
+    }
+    const client = sharing.clientWithRoom(
+      clients,
+      need === 'any' ? () => true : (c) => c.socket === null || !origin.suspects(c.socket, now),
+    )
+    if (client !== null) {
+      originPool.dispatchOn(client, options, handler)
+      return
+    }
+    if (!this.#closed && sharing.opening(clients)) {
+      sharing.hold(request)
+      return
+    }
+    originPool.pool.dispatch(options, handler)
   }
 
   /** @internal */
@@ -219,6 +274,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   override close(callback?: () => void): Promise<void> | void {
     const self = this[kTarget]
     self.#closed = true
+    self.#releaseHeld()
     const done = Promise.all([...self.#dispatchers()].map(closeQuietly)).then(() => {})
     if (callback) {
       done.then(callback, callback)
@@ -240,6 +296,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback
     const self = this[kTarget]
     self.#closed = true
+    self.#releaseHeld()
     const done = Promise.all([...self.#dispatchers()].map((d) => d.destroy(error))).then(() => {})
     if (cb) {
       done.then(cb, cb)
@@ -251,6 +308,11 @@ export class StaleguardDispatcher extends UndiciDispatcher {
   /** True once `close()` or `destroy()` was called, on this dispatcher or on one composed from it. */
   get closed(): boolean {
     return this[kTarget].#closed
+  }
+
+  /** Requests waiting for a connection go to their pools, which finish (or fail) them as they close. */
+  #releaseHeld(): void {
+    for (const { sharing } of this.#pools.values()) sharing?.release()
   }
 
   /** Every undici dispatcher this one owns: its pools, the connections opened for retries, the fallback. */
@@ -269,6 +331,19 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         (this as NodeJS.EventEmitter).emit(event, origin, [this, ...targets], error),
       )
       this.#pools.set(state, known)
+      const sharing = known.sharing
+      if (sharing !== null) {
+        const originPool = known
+        sharing.routeWith((request, on) => {
+          if (on === null) this.#routeShared(state, originPool, request)
+          else originPool.dispatchOn(on, request.options, request.handler)
+        })
+        const pool = known.pool as NodeJS.EventEmitter
+        pool.on('connect', (_origin: URL, targets: readonly Dispatcher[]) =>
+          sharing.connected(targets[targets.length - 1] as PairingClient),
+        )
+        pool.on('connectionError', () => sharing.release())
+      }
     }
     return known
   }
@@ -336,7 +411,16 @@ function closeQuietly(dispatcher: Dispatcher): Promise<void> {
   })
 }
 
-function withBody(options: Dispatcher.DispatchOptions, body: Blob): Dispatcher.DispatchOptions {
+/** The methods undici's Request calls idempotent by itself. */
+const IDEMPOTENT_BY_UNDICI: ReadonlySet<string> = new Set(['GET', 'HEAD'])
+
+function withIdempotent(options: Dispatcher.DispatchOptions): Dispatcher.DispatchOptions {
+  const copy = copyOfOptions(options)
+  copy.idempotent = true
+  return copy
+}
+
+function withBody(options: Dispatcher.DispatchOptions, body: Blob | Buffer): Dispatcher.DispatchOptions {
   const copy = copyOfOptions(options)
   copy.body = body as unknown as Dispatcher.DispatchOptions['body']
   return copy

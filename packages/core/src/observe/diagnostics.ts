@@ -43,9 +43,25 @@ export function getStaleguardDiagnostics(error: unknown): StaleguardDiagnostics 
   return undefined
 }
 
-export function attachDiagnostics(error: unknown, diagnostics: StaleguardDiagnostics): void {
-  if (typeof error !== 'object' || error === null || !Object.isExtensible(error)) return
-  Object.defineProperty(error, kDiagnostics, { value: diagnostics, configurable: true, enumerable: false })
+/**
+ * Attaches a request's diagnostics to the error it fails with, and returns the error to hand on. undici
+ * fails every request on a connection that ends with one error object (an HTTP/2 GOAWAY's), so an undici
+ * error that carries another request's diagnostics already is handed on as a copy of its own.
+ */
+export function attachDiagnostics<E>(error: E, diagnostics: StaleguardDiagnostics): E {
+  if (typeof error !== 'object' || error === null || !Object.isExtensible(error)) return error
+  let own: E = error
+  // Only undici's own errors are copied: an abort reason (a DOMException) is the caller's, and shared on purpose.
+  if (Object.hasOwn(error, kDiagnostics) && /^UND_ERR_/.test(String((error as { code?: unknown }).code))) {
+    const source = error as unknown as Error
+    own = Object.assign(Object.create(Object.getPrototypeOf(error)) as object, error) as E
+    Object.defineProperty(own, 'message', { value: source.message, configurable: true, writable: true })
+    Object.defineProperty(own, 'stack', { value: source.stack, configurable: true, writable: true })
+    if (source.cause !== undefined)
+      Object.defineProperty(own, 'cause', { value: source.cause, configurable: true, writable: true })
+  }
+  Object.defineProperty(own, kDiagnostics, { value: diagnostics, configurable: true, enumerable: false })
+  return own
 }
 
 const REASONS: Record<RetryDecision, string> = {

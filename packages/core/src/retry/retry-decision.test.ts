@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ResolvedRetry } from '../config/options.js'
 import {
+  MAX_UNPROCESSED_ATTEMPTS,
   type FailedAttempt,
   type FailureKind,
   type RetryLimits,
@@ -68,6 +69,24 @@ describe('retryDecisionFor', () => {
       false,
     ],
     ['not idempotent and closing', { safeToSendTwice: false, closing: true }, 'not-idempotent', false],
+    [
+      'a stream turned away a 5th time: maxRetries does not bound it',
+      { attempt: 5, unprocessedAttempts: 5 },
+      'retried',
+      true,
+    ],
+    [
+      'a stream turned away as often as the last bound allows',
+      { attempt: MAX_UNPROCESSED_ATTEMPTS, unprocessedAttempts: MAX_UNPROCESSED_ATTEMPTS },
+      'retries-exhausted',
+      false,
+    ],
+    [
+      'a stream turned away, the budget empty',
+      { unprocessedAttempts: 2, takeFromBudget: () => false },
+      'budget-exhausted',
+      true,
+    ],
   ]
   it.each(cases)('%s', (_name, change, decision, budgetAsked) => {
     let asked = 0

@@ -49,6 +49,12 @@ export interface FailedAttempt {
    * or refused with REFUSED_STREAM (RFC 9113 §8.7). Any method may go again, on any connection it was on.
    */
   readonly unprocessed: boolean
+  /**
+   * An HTTP/2 stream failed because its session ended with a GOAWAY, at or below the last-stream-id: the
+   * server may have processed it (undici 7 fails such streams instead of letting them finish). Not a stale
+   * socket, and nothing to learn from: it goes again only if it is safe to send twice.
+   */
+  readonly endedByGoaway?: boolean
 }
 
 /** What a failure is: `stale` is a dead reused socket before any response byte, the one failure worth a retry. */
@@ -56,13 +62,15 @@ export type FailureKind =
   | Extract<RetryDecision, 'aborted' | 'body-failed' | 'not-stale' | 'fresh-connection' | 'response-started'>
   | 'stale'
   | 'unprocessed'
+  | 'goaway'
 
-/** Stage one, pure (`unprocessed` and `stale` go on to stage two): the order matters, each answer hides the ones below it. */
+/** Stage one, pure (`unprocessed`, `goaway` and `stale` go on to stage two): the order matters, each answer hides the ones below it. */
 export function classifyFailure(attempt: FailedAttempt): FailureKind {
   if (attempt.aborted) return 'aborted'
   if (attempt.bodyFailed) return 'body-failed'
   // The server's own word beats every guess below: it never saw the request.
   if (attempt.unprocessed && !attempt.responseStarted) return 'unprocessed'
+  if (attempt.endedByGoaway && !attempt.responseStarted) return 'goaway'
   if (!attempt.staleSocketError) return 'not-stale'
   // A failure on a new connection may mean the server received the request: never replayed.
   if (!attempt.reused) return 'fresh-connection'
@@ -70,12 +78,24 @@ export function classifyFailure(attempt: FailedAttempt): FailureKind {
   return 'stale'
 }
 
+/**
+ * A last bound on a request the server keeps turning away (REFUSED_STREAM, a GOAWAY below its id) when no
+ * budget stops it first: a server refusing every stream must not keep one request spinning.
+ */
+export const MAX_UNPROCESSED_ATTEMPTS = 16
+
 /** What limits sending a stale failure again. */
 export interface RetryLimits {
   /** The origin's retry settings, or null when retries are off. */
   readonly retry: ResolvedRetry | null
-  /** Attempts made so far, the failed one included. */
+  /** Attempts made so far, the failed one included (those the server never processed left out). */
   readonly attempt: number
+  /**
+   * The server said it never processed the attempt (`unprocessed`): it goes again until a session takes it,
+   * bounded by the budget, the caller's signal and deadline, and `MAX_UNPROCESSED_ATTEMPTS`, not `maxRetries`.
+   * `unprocessedAttempts`: how many of the attempts so far the server turned away (or ended with a GOAWAY).
+   */
+  readonly unprocessedAttempts?: number
   /** The method is safe to send twice, or the request carries an Idempotency-Key. */
   readonly safeToSendTwice: boolean
   readonly body: BodyReplay
@@ -88,7 +108,9 @@ export interface RetryLimits {
 /** Stage two, for a stale failure: the first limit that says no, or `retried`. The budget is asked last, so a retry another limit refuses spends none of it. */
 export function retryDecisionFor(limits: RetryLimits): RetryDecision {
   if (limits.retry === null) return 'retry-disabled'
-  if (limits.attempt > limits.retry.maxRetries) return 'retries-exhausted'
+  const turnedAway = limits.unprocessedAttempts ?? 0
+  if (turnedAway > 0 ? turnedAway >= MAX_UNPROCESSED_ATTEMPTS : limits.attempt > limits.retry.maxRetries)
+    return 'retries-exhausted'
   if (!limits.safeToSendTwice) return 'not-idempotent'
   if (limits.body === 'stream' || limits.body === 'too-large') return 'body-not-replayable'
   if (limits.closing) return 'dispatcher-closed'
