@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [fetch|frameworks|fast-path|soak|allocation|connections|options-copy …]`: the benchmarks, each comparing side by side in one run
+ * `pnpm bench [fetch|h2|frameworks|fast-path|soak|allocation|connections|options-copy …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds (the frameworks one also with both sides loaded at once), reporting medians and ratios. Speed lives here, never in the tests.
  * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
@@ -9,12 +9,13 @@ import { benchAllocation } from './allocation.js'
 import { benchConnections } from './connections.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
+import { benchHttp2 } from './http2.js'
 import { benchOptionsCopy } from './options-copy.js'
 import { type FrameworkRatios, benchFrameworks } from './frameworks.js'
 import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
-const all = ['fetch', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections', 'options-copy'] as const
+const all = ['fetch', 'h2', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections', 'options-copy'] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
@@ -38,6 +39,12 @@ if (chosen.includes('fetch')) {
   const r = await benchFetchVsCreateFetch({ rounds, perRound, inFlight: 32 })
   summary.push(
     `createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`,
+  )
+}
+if (chosen.includes('h2')) {
+  const r = await benchHttp2({ rounds, perRound, inFlight: 32 })
+  summary.push(
+    `HTTP/2, createFetch / ${r.peerName}: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.90 against Node 26's fetch); sessions ${r.mySessions} against ${r.peerSessions}`,
   )
 }
 if (chosen.includes('frameworks')) {

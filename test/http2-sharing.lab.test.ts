@@ -161,6 +161,14 @@ describe('HTTP/2 sessions shared under load', () => {
         expect(
           failedProcessed.filter((f) => (f.method === 'GET' || f.keyed) && f.decision !== 'response-started'),
         ).toEqual([])
+        if ('goawayEveryStreams' in fault.options) {
+          // Two sessions ended after the same number of streams teach it: later sessions stop one stream short
+          // and are closed by staleguard once drained, so no more GOAWAYs come, and no more streams are cut.
+          // Without that, 1500 requests meet 15 GOAWAYs and 116–130 failed.
+          expect(upstream.goaways).toBeLessThanOrEqual(3)
+          expect(failedProcessed.length).toBeLessThanOrEqual(3 * IN_FLIGHT)
+          expect(Object.values(stats.origins)[0]?.learnedRequestLimit).toBe(fault.options.goawayEveryStreams - 1)
+        }
       } finally {
         await send.dispatcher.close()
         await upstream.close()

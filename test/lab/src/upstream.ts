@@ -29,6 +29,11 @@ export interface Upstream {
   count(method: string, path: string): number
   /** Connections accepted so far. */
   readonly connections: number
+  /**
+   * From now on a new connection is reset as it arrives, while open ones keep being served: a server taken
+   * out of a name's answer and then out of service (its port firewalled, its load balancer target drained).
+   */
+  stopAccepting(): void
   close(): Promise<void>
 }
 
@@ -117,10 +122,14 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 60_000
   server.headersTimeout = Math.max(server.keepAliveTimeout + 1_000, 60_000)
   server.requestTimeout = 0
+  let accepting = true
+  server.on('connection', (socket: Socket) => {
+    if (!accepting) socket.resetAndDestroy()
+  })
   // For TLS the request's socket is the TLS socket, which `secureConnection` hands over.
-  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) =>
-    connectionIds.set(socket, ++connections),
-  )
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    if (accepting) connectionIds.set(socket, ++connections)
+  })
   const host = options.host ?? '127.0.0.1'
   if (options.socketPath === undefined) server.listen(options.port ?? 0, host)
   else server.listen(options.socketPath)
@@ -134,6 +143,9 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     count: (method, path) => received.filter((r) => r.method === method && r.path === path).length,
     get connections() {
       return connections
+    },
+    stopAccepting() {
+      accepting = false
     },
     async close() {
       server.closeAllConnections()

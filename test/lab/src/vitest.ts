@@ -47,6 +47,7 @@ export function useUpstream(options?: UpstreamOptions): UpstreamFixture {
     get connections() {
       return upstream().connections
     },
+    stopAccepting: () => upstream().stopAccepting(),
   }
 }
 

@@ -91,6 +91,15 @@ export interface OriginOptions {
   /** Retire a connection after this many requests, when it is idle: an integer from 1 to 10⁹. Default: none. */
   maxRequestsPerConnection?: number
   /**
+   * While an origin has connections, look its name up again this often (ms, an integer from 100 to
+   * 86 400 000), or when the answer's TTL ends if the lookup gives one (whichever is sooner); a connection to
+   * an address no longer in the answer takes no new request and is closed once idle. The lookup is the one
+   * new connections use: `connect.lookup` if given, else `dns.lookup`. `false`: never (connections keep their
+   * address until retired). Not for origins reached through a proxy, by address, or over a unix socket.
+   * Default 10 000.
+   */
+  dnsRefreshInterval?: number | false
+  /**
    * Negotiate HTTP/2 with `https:` origins that offer it (ALPN). Default: what the runtime's own fetch does,
    * on with Node 26 (undici 8), off before, so installing staleguard never changes the protocol.
    */
@@ -183,6 +192,8 @@ export interface ResolvedOriginOptions {
   readonly allowH2: boolean
   readonly maxConnectionAge: number | null
   readonly maxRequestsPerConnection: number | null
+  /** ms between lookups of the origin's name, or null for none. */
+  readonly dnsRefreshInterval: number | null
   readonly headersTimeout: number | undefined
   readonly bodyTimeout: number | undefined
   readonly connect: buildConnector.BuildOptions | undefined

@@ -17,6 +17,8 @@ const DEFAULT_KEEP_ALIVE_TIMEOUT = 4_000
 /** Node's own fetch offers HTTP/2 from undici 8 (Node 26) on: the default that keeps the protocol as it was. */
 const RUNTIME_FETCH_NEGOTIATES_H2 = Number(process.versions.undici?.split('.')[0] ?? 0) >= 8
 const MAX_IDLE_MS = 3_600_000
+/** A name that moves is followed within this (plus the time its old connections take to finish). */
+const DEFAULT_DNS_REFRESH_MS = 10_000
 const ORIGIN_KEYS = new Set<string>([
   'keepAliveTimeout',
   'keepAliveMaxTimeout',
@@ -29,6 +31,7 @@ const ORIGIN_KEYS = new Set<string>([
   'allowH2',
   'maxConnectionAge',
   'maxRequestsPerConnection',
+  'dnsRefreshInterval',
   'headersTimeout',
   'bodyTimeout',
   'connect',
@@ -121,6 +124,7 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
     throw new StaleguardOptionError(allowH2Name, 'must be true or false', allowH2)
   const [maxAge, maxAgeName] = pick('maxConnectionAge')
   const [maxRequests, maxRequestsName] = pick('maxRequestsPerConnection')
+  const [dnsRefresh, dnsRefreshName] = pick('dnsRefreshInterval')
   const [headersTimeout, headersName] = pick('headersTimeout')
   const [bodyTimeout, bodyName] = pick('bodyTimeout')
   const [connect, connectName] = pick('connect')
@@ -142,6 +146,12 @@ export function resolveOriginOptions(options: StaleguardOptions, originKey: stri
       maxRequests === undefined
         ? null
         : checkInteger(maxRequestsName, maxRequests, 1, 1_000_000_000, 'requests per connection'),
+    dnsRefreshInterval:
+      dnsRefresh === false
+        ? null
+        : dnsRefresh === undefined
+          ? DEFAULT_DNS_REFRESH_MS
+          : checkInteger(dnsRefreshName, dnsRefresh, 100, 86_400_000, 'ms, or false'),
     headersTimeout:
       headersTimeout === undefined ? undefined : checkInteger(headersName, headersTimeout, 0, MAX_IDLE_MS, 'ms'),
     bodyTimeout: bodyTimeout === undefined ? undefined : checkInteger(bodyName, bodyTimeout, 0, MAX_IDLE_MS, 'ms'),

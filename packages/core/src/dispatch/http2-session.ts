@@ -22,18 +22,22 @@ export function sessionOf(socket: object): ClientHttp2Session | null {
   return typeof session === 'object' && session !== null ? (session as ClientHttp2Session) : null
 }
 
+/** Told when a session's GOAWAY arrives, before undici fails its open streams. */
+export type GoawayListener = (record: TrackedSocket, errorCode: number, lastStreamId: number) => void
+
 /**
  * The id the next stream on this session gets, which is the id of the request undici is about to write (or
  * null when the session cannot be found). Starts listening for the session's GOAWAY the first time.
  */
-export function nextStreamIdOn(record: TrackedSocket): number | null {
+export function nextStreamIdOn(record: TrackedSocket, heard: GoawayListener): number | null {
   const session = sessionOf(record.socket)
   if (session === null) return null
   if (!record.watchingSession) {
     record.watchingSession = true
     // Ahead of undici's own listener, which fails the open streams at once: their handlers decide then.
-    session.prependOnceListener('goaway', (_code: number, lastStreamId: number) => {
+    session.prependOnceListener('goaway', (errorCode: number, lastStreamId: number) => {
       record.goawayLastStreamId = lastStreamId
+      heard(record, errorCode, lastStreamId)
     })
   }
   return session.state?.nextStreamID ?? null
@@ -45,4 +49,9 @@ export function streamWasUnprocessed(record: TrackedSocket, streamId: number | n
   // session undici ends after a GOAWAY with REFUSED_STREAM too, processed or not (seen at or below the id).
   if (record.goawayLastStreamId !== null) return streamId !== null && streamId > record.goawayLastStreamId
   return record.multiplexed && /\bNGHTTP2_REFUSED_STREAM\b/.test(error.message)
+}
+
+/** Streams a server took on a session, from its GOAWAY's last-stream-id (client streams are 1, 3, 5…). */
+export function streamsTakenBefore(lastStreamId: number): number {
+  return lastStreamId > 0 ? (lastStreamId + 1) / 2 : 0
 }

@@ -5,6 +5,7 @@ import type { InheritedBase } from '../inherit/inherited-base.js'
 import { createProxyClient, forwardConnector, forwardRequests, tunnelConnector } from '../proxy/proxy-connectors.js'
 import { type ProxyPlan, type ProxyRoute, planProxy } from '../proxy/proxy-plan.js'
 import type { OriginPath } from './origin-state.js'
+import { type AddressLookup, systemLookup } from './address-refresh.js'
 
 /**
  * How a dispatcher's connections leave the process: the proxy plan it was built with (given, or what the
@@ -27,13 +28,20 @@ export class OriginPaths {
     const target = new URL(key)
     const route = this.plan.routeFor(target)
     if (route === null) {
-      return { connect: this.#connector ?? buildConnector({ ...connect }), proxy: null, forward: null }
+      // What a connector function of the app's resolves with is not ours to know; a unix socket has no name.
+      const lookup =
+        this.#connector !== null || connect.socketPath != null
+          ? null
+          : ((connect as { lookup?: AddressLookup }).lookup ?? systemLookup)
+      return { connect: this.#connector ?? buildConnector({ ...connect }), proxy: null, forward: null, lookup }
     }
+    // Through a proxy, the proxy resolves the name.
     if (target.protocol === 'http:' && !route.tunnel) {
       return {
         connect: forwardConnector(route),
         proxy: route.label,
         forward: forwardRequests(route),
+        lookup: null,
       }
     }
     let client = this.#proxyClients.get(route)
@@ -45,6 +53,7 @@ export class OriginPaths {
       connect: tunnelConnector(route, client, { ...route.requestTls, ...connect } as BuildConnector.BuildOptions),
       proxy: route.label,
       forward: null,
+      lookup: null,
     }
   }
 

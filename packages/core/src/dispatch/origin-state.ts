@@ -16,6 +16,8 @@ import type { ResolvedOriginOptions } from '../config/options.js'
 import { type Death, OriginLessons } from '../retry/origin-lessons.js'
 import { RetryBudget } from '../retry/retry-budget.js'
 import { TrackedSocket, trackSocket } from './tracked-socket.js'
+import { streamsTakenBefore } from './http2-session.js'
+import { AddressRefresh, type AddressLookup, isHostName } from './address-refresh.js'
 
 /**
  * With undici's socket-error code, which undici treats as recoverable: requests queued on the Client stay
@@ -31,6 +33,8 @@ export interface OriginPath {
   readonly proxy: string | null
   /** Requests are written in absolute form to a forward proxy, with its headers (no tunnel). */
   readonly forward: ((options: Dispatcher.DispatchOptions) => Dispatcher.DispatchOptions) | null
+  /** How a direct connection resolves the origin's name, or null when that is not staleguard's to know. */
+  readonly lookup?: AddressLookup | null
 }
 
 /**
@@ -59,6 +63,8 @@ export class OriginState {
 
   /** undici Client options inherited as they were (`maxResponseSize`, `localAddress`…), for every connection. */
   readonly clientOptions: Readonly<Record<string, unknown>>
+  /** Looks the origin's name up again while it has connections (null: by address, proxied, or turned off). */
+  readonly addressRefresh: AddressRefresh | null
 
   constructor(
     key: string,
@@ -76,6 +82,13 @@ export class OriginState {
     this.path = path
     this.mayMultiplex = options.allowH2 && key.startsWith('https:')
     this.sharesSessions = this.mayMultiplex && ((clientOptions.pipelining as number | undefined) ?? 1) === 1
+    const hostname = new URL(key).hostname
+    this.addressRefresh =
+      path.lookup == null || options.dnsRefreshInterval === null || !isHostName(hostname)
+        ? null
+        : new AddressRefresh(hostname, path.lookup, options.dnsRefreshInterval, (addresses) =>
+            this.#onAddresses(addresses),
+          )
     this.connect = (connectOptions, callback) => {
       path.connect(connectOptions, (...result) => {
         if (result[0] === null) this.#adopt(result[1])
@@ -181,11 +194,33 @@ export class OriginState {
     if (record.socket.destroyed) return
     if (this.#pastLifetime(record, now)) {
       this.#destroy(record)
-      this.#reportEvicted(1, 0, 'lifetime')
+      this.#reportEvicted(1, 0, record.addressGone ? 'address-gone' : 'lifetime')
       return
     }
     const delay = this.#retireDelay(record, now)
     if (delay !== null) this.#armRetirement(record, delay)
+  }
+
+  /**
+   * An HTTP/2 session took a stream. Busy sessions never go idle, so `release` alone would never retire one
+   * past its lifetime: from the stream that reaches it, the session takes no new one, and is closed once
+   * its last stream ends.
+   */
+  onStreamWritten(record: TrackedSocket, now: number): void {
+    if (!record.draining && this.#pastLifetime(record, now)) this.#drain(record)
+  }
+
+  /**
+   * A session's server sent GOAWAY. A graceful one (NO_ERROR) while the session was in use says how many
+   * streams the server takes per session (see `OriginLessons.onSessionEnded`); one after an idle gap is the
+   * server's idle close, and says nothing about that.
+   */
+  readonly onSessionGoaway = (record: TrackedSocket, errorCode: number, lastStreamId: number): void => {
+    const now = performance.now()
+    const streams = streamsTakenBefore(lastStreamId)
+    if (errorCode !== 0 || streams < 2 || (!record.busy && now - record.idleSince > IDLE_FLOOR_MS)) return
+    const limit = this.#lessons.onSessionEnded(streams, now)
+    if (limit !== null) this.#applyRequestLimit(limit, now)
   }
 
   /** A reused socket idle `idleMs`, after `completed` requests, got its response. */
@@ -251,15 +286,34 @@ export class OriginState {
   #applyRequestLimit(limit: number, now: number): void {
     reportRequestLimit({ origin: this.key, limit })
     for (const record of this.sockets) {
-      if (record.busy || record.requests === 0 || !this.#pastLifetime(record, now)) continue
+      if (record.requests === 0 || !this.#pastLifetime(record, now)) continue
+      if (record.busy) {
+        if (record.multiplexed) this.#drain(record)
+        continue
+      }
       this.#destroy(record)
       this.#reportEvicted(1, 0, 'lifetime')
     }
   }
 
+  /**
+   * The connection takes no new request and is closed once its last one ends (in `release`). An HTTP/1.1
+   * one carries one request at a time, so `release` comes before undici can write another; an HTTP/2
+   * session's Client is set to one stream, which it has, so its Pool and the sharing see it busy.
+   */
+  #drain(record: TrackedSocket): void {
+    record.draining = true
+    const client = record.client
+    if (!record.multiplexed || client === null) return
+    // Not from inside undici's write (this runs in a handler's `onConnect`): the setter resumes the Client.
+    queueMicrotask(() => {
+      if (client.socket === record && !client.closed && !client.destroyed) client.pipelining = 1
+    })
+  }
+
   /** Past its age or any request limit (configured, learned, announced). Runs once per request: no allocation. */
   #pastLifetime(record: TrackedSocket, now: number): boolean {
-    if (record.retireAt !== null && now >= record.retireAt) return true
+    if (record.draining || (record.retireAt !== null && now >= record.retireAt)) return true
     const { requests } = record
     const configured = this.options.maxRequestsPerConnection
     const learned = this.#lessons.learnedRequestLimit(now)
@@ -330,14 +384,36 @@ export class OriginState {
     record.retireTimer = null
   }
 
+  /**
+   * The origin's name was looked up again: its connections to addresses no longer in the answer take no new
+   * request; the idle ones close now, the busy ones when their last request ends (`release`).
+   */
+  #onAddresses(addresses: ReadonlySet<string>): void {
+    let closed = 0
+    for (const record of this.sockets) {
+      const address = record.socket.remoteAddress
+      if (address === undefined || addresses.has(address) || record.socket.destroyed) continue
+      record.addressGone = true
+      if (record.busy) {
+        if (!record.draining) this.#drain(record)
+        continue
+      }
+      this.#destroy(record)
+      closed++
+    }
+    this.#reportEvicted(closed, 0, 'address-gone')
+  }
+
   #adopt(socket: Socket): void {
     const record = new TrackedSocket(socket, performance.now(), this.options.maxConnectionAge)
     this.counters.socketsOpened++
     this.sockets.add(record)
     trackSocket(record)
+    this.addressRefresh?.start()
     socket.once('close', () => {
       this.#disarmRetirement(record)
       this.sockets.delete(record)
+      if (this.sockets.size === 0) this.addressRefresh?.stop()
     })
   }
 }

@@ -34,7 +34,10 @@ export class PairingClient extends Client {
         connect(connectOptions, (...result) => {
           if (self !== null) {
             self.connecting = false
-            if (result[0] === null) self.socket = trackedSocketOf(result[1])
+            if (result[0] === null) {
+              self.socket = trackedSocketOf(result[1])
+              if (self.socket !== null) self.socket.client = self
+            }
           }
           callback(...result)
         })

@@ -30,6 +30,12 @@ class MovedUnwritten extends Error {
     super('staleguard: moved to a new connection before it was written')
   }
 }
+/** Thrown from `onConnect` to keep a request off an HTTP/2 session that took its last stream (see there). */
+class SessionDraining extends Error {
+  constructor() {
+    super('staleguard: moved off a session that takes no new stream, before it was written')
+  }
+}
 /** A request undici was about to write again after the connection it ran on ended (see `onConnect`). */
 class EndedUnderIt extends Error {
   readonly code = 'UND_ERR_SOCKET'
@@ -203,6 +209,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // The last word before the write, past any race with the choice of Client (undici waits a turn of the
     // event loop before reusing a socket): thrown here, undici fails the request unwritten, socket and body
     // untouched, and `onError` sends it on a new connection.
+    // A session that took its last stream (past its lifetime, see `OriginState.onStreamWritten`) may still be
+    // handed one in the same turn, before its Client is set to look busy: it goes to another session instead.
+    if (record.draining && record.multiplexed) throw new SessionDraining()
     if (this.socketNeed === 'proven' && this.#origin.suspects(record, performance.now())) {
       this.#suspect = record
       throw new MovedUnwritten()
@@ -222,11 +231,12 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // Whole ms: what logs, events and diagnostics show, and finer than any idle limit.
     this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
     this.#bytesReadAtStart = record.socket.bytesRead
-    this.#streamId = record.multiplexed ? nextStreamIdOn(record) : null
+    this.#streamId = record.multiplexed ? nextStreamIdOn(record, this.#origin.onSessionGoaway) : null
     this.#requestsBefore = record.requests
     this.#writtenAt = now
     record.requests++
     record.inFlight++
+    if (record.multiplexed) this.#origin.onStreamWritten(record, now)
     if (this.#reused) this.#origin.counters.reusedRequests++
   }
 
@@ -281,6 +291,11 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       this.#moveToNewConnection()
       return
     }
+    if (error instanceof SessionDraining) {
+      this.#client = null
+      this.#dispatchOnNewConnection()
+      return
+    }
     this.#client = null
     const failed = this.#socket
     this.#releaseSocket()
@@ -332,8 +347,7 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     // refused on a busy session is not.
     // A stream a GOAWAY let finish, which undici 7 failed all the same, says nothing of the session's idle.
     const stale =
-      kind === 'stale' || (kind === 'unprocessed' && this.#reused && failed !== null && hasStaleSocketShape(error))
-    kind === 'stale' ||
+      kind === 'stale' ||
       (kind === 'unprocessed' &&
         this.#reused &&
         failed !== null &&
@@ -354,7 +368,10 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
       body: this.#bodyReplay === 'recordable' && this.#body === null ? 'stream' : this.#bodyReplay,
       closing: this.#connections.isClosing(),
       takeFromBudget: () => {
-        if (budget === null) return true
+        // The first re-send of a stream the server said it never processed is free: the server asked for it
+        // (a refusal costs it next to nothing), and a cold burst against a server that refuses some streams
+        // would otherwise spend a quiet origin's budget at once. Refused again, it pays like any retry.
+        if (budget === null || (kind === 'unprocessed' && this.#unprocessed === 1)) return true
         if (!budget.tryTakeRetry(now)) return false
         this.#budgetTakenAt = now
         return true

@@ -50,8 +50,8 @@ export class SessionSharing {
   clientWithRoom(clients: readonly PairingClient[], usable: (client: PairingClient) => boolean): PairingClient | null {
     for (const client of clients) {
       const record = client.socket
-      if (record === null || !record.multiplexed || record.socket.destroyed || client.closed || client.destroyed)
-        continue
+      if (record === null || !record.multiplexed || record.draining || record.socket.destroyed) continue
+      if (client.closed || client.destroyed) continue
       const { running, pending } = client.stats
       if (pending === 0 && running < client.pipelining && usable(client)) return client
     }
@@ -130,7 +130,7 @@ export class SessionSharing {
     // Before the server's SETTINGS arrive, Node reports the protocol's default (no limit): undici's then.
     client.pipelining = limit(session?.remoteSettings)
     session?.on('remoteSettings', (settings) => {
-      if (!client.closed && !client.destroyed) client.pipelining = limit(settings)
+      if (!client.closed && !client.destroyed && client.socket?.draining !== true) client.pipelining = limit(settings)
     })
   }
 }

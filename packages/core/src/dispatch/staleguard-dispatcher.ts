@@ -247,7 +247,12 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       addCounters(total, state.counters)
       openSockets += state.sockets.size
       let activeSockets = 0
-      for (const record of state.sockets) if (record.busy) activeSockets++
+      const addresses: Record<string, number> = {}
+      for (const record of state.sockets) {
+        if (record.busy) activeSockets++
+        const address = record.socket.remoteAddress
+        if (address !== undefined) addresses[address] = (addresses[address] ?? 0) + 1
+      }
       origins[state.key] = {
         origin: state.key,
         ...state.counters,
@@ -259,6 +264,8 @@ export class StaleguardDispatcher extends UndiciDispatcher {
         learnedIdleLimitMs: state.learnedIdleLimitMs,
         learnedRequestLimit: state.learnedRequestLimit,
         provenIdleMs: state.provenIdleMs,
+        addresses,
+        resolvedAddresses: state.addressRefresh?.addresses ?? null,
       }
     }
     return { ...total, openSockets, origins }

@@ -1,5 +1,13 @@
 import type { Socket } from 'node:net'
 
+/** What a connection needs of the undici Client writing on it (a `PairingClient`). */
+export interface WritingClient {
+  pipelining: number
+  readonly closed: boolean
+  readonly destroyed: boolean
+  readonly socket: TrackedSocket | null
+}
+
 /**
  * What staleguard knows about one connection (an HTTP/1.1 socket, or the socket of an HTTP/2 session): how
  * often it was used and since when it has been idle.
@@ -24,6 +32,12 @@ export class TrackedSocket {
   watchingSession = false
   /** Requests after which the server said it closes the connection (`Keep-Alive: max=`), or null. */
   serverRequestLimit: number | null = null
+  /** Takes no new request, and is closed once its last one ends (past its lifetime, or its address left). */
+  draining = false
+  /** Connected to an address the origin's name no longer resolves to. */
+  addressGone = false
+  /** The Client writing on it (set when its connection comes up), to stop an HTTP/2 session's new streams. */
+  client: WritingClient | null = null
 
   get busy(): boolean {
     return this.inFlight > 0

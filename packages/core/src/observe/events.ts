@@ -59,8 +59,9 @@ export interface EvictEvent {
    * `lifetime`: past its age or its request limit (configured, learned or announced by the server).
    * `unreplayable-request`: idle longer than the origin has proven safe, closed so that a request that cannot
    * be replayed goes out on a new connection in its place (see {@link UnreplayableRequestEvent}).
+   * `address-gone`: connected to an address the origin's name no longer resolves to (`dnsRefreshInterval`).
    */
-  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime' | 'unreplayable-request'
+  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime' | 'unreplayable-request' | 'address-gone'
 }
 
 /** Payload of `staleguard:idle-limit`: the idle limit an origin's sockets are retired after changed. */

@@ -21,8 +21,18 @@ export interface OriginStats extends StaleguardCounters {
    * cannot be replayed goes only on a socket idle for less (with a margin), else on a new connection.
    */
   readonly provenIdleMs: number | null
-  /** Requests after which this origin's connections are found to die, once learned (they are then retired after that many); else null. */
+  /**
+   * Requests after which this origin's connections are found to die (for an HTTP/2 origin: the streams its
+   * server takes per session, less one), once learned; they are then retired after that many. Else null.
+   */
   readonly learnedRequestLimit: number | null
+  /** Open sockets per remote address (`{ '10.0.0.7': 3 }`): where the pool's connections go now. */
+  readonly addresses: Readonly<Record<string, number>>
+  /**
+   * The addresses the origin's name resolved to at its last lookup (`dnsRefreshInterval`), or null: not
+   * looked up again yet, or not looked up by staleguard (by address, proxied, unix socket, turned off).
+   */
+  readonly resolvedAddresses: readonly string[] | null
 }
 
 /** A dispatcher's counters in total, and per origin. */

@@ -18,6 +18,18 @@ describe('OriginLessons', () => {
     expect(lessons.learnedRequestLimit(2_000)).toBe(5)
   })
 
+  it('learns the streams an HTTP/2 server takes per session from two GOAWAYs at the same count, one short', () => {
+    const lessons = new OriginLessons(4_000, null, true)
+    expect(lessons.onSessionEnded(100, 1_000)).toBeNull()
+    expect(lessons.onSessionEnded(100, 2_000)).toBe(99)
+    expect(lessons.learnedRequestLimit(2_000)).toBe(99)
+    // The same count again confirms it (and keeps it for five minutes more).
+    expect(lessons.onSessionEnded(100, 3_000)).toBeNull()
+    const off = new OriginLessons(4_000, null, false)
+    expect(off.onSessionEnded(100, 1_000)).toBeNull()
+    expect(off.onSessionEnded(100, 2_000)).toBeNull()
+  })
+
   it('takes back what a crash taught: connections open together dying at once', () => {
     const lessons = new OriginLessons(4_000, 3_000, true)
     lessons.onSuccessfulReuse(1_000, 3, 0)

@@ -94,6 +94,16 @@ export class OriginLessons {
     return { kind: 'learned', idleChange: this.#idle.onStaleFailure(death.idleMs, now), requestLimit }
   }
 
+  /**
+   * An HTTP/2 session the server ended with a graceful GOAWAY while in use, after taking `streams` streams:
+   * servers that end sessions after N streams (nginx `keepalive_requests`, Envoy `max_requests_per_connection`)
+   * teach the request limit as a connection that dies after N requests does, so later sessions stop at N − 1
+   * and are closed by staleguard before the server says goodbye with streams still open. Returns the new limit.
+   */
+  onSessionEnded(streams: number, now: number): number | null {
+    return this.#requests?.onDeathAfter(streams - 1, now) ?? null
+  }
+
   /** The origin could not be connected to: an incident if a death is beside it. */
   onConnectFailure(now: number): DeathLesson | null {
     const verdict = this.#incidents.onConnectFailure(now)
