@@ -11,8 +11,8 @@ import { createFetch } from '@staleguard/core'
 import { Agent } from 'undici'
 import { median, pinToCpu, quartiles, startBenchUpstream, throughput } from './harness.js'
 
-const rounds = Number(process.env.BENCH_CHECK_ROUNDS ?? 15)
-const perRound = Number(process.env.BENCH_CHECK_PER_ROUND ?? 1_500)
+const rounds = Number(process.env.BENCH_CHECK_ROUNDS ?? 21)
+const perRound = Number(process.env.BENCH_CHECK_PER_ROUND ?? 3_000)
 const floor = Number(process.env.BENCH_CHECK_FLOOR ?? 0.85)
 const IN_FLIGHT = 32
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test run, the same on a laptop and in CI: tools, build, types, lint and the import graph, package
-// lint, the API reports, then the suite on this Node and on Node 22, 24 and 26. Prints a summary and exits
+// lint, the API reports, a short benchmark check, then the suite on this Node and on Node 22, 24 and 26. Prints a summary and exits
 // non-zero if anything failed.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -34,6 +34,13 @@ run('API reports (api/*.api.md match the built types)', process.execPath, [
   join(root, 'scripts', 'api-report.mjs'),
   '--check',
 ])
+// A short benchmark, on a quiet machine before the suites: fails only on a slowdown noise never reaches.
+run(
+  'bench check (createFetch against fetch + a plain Agent)',
+  process.execPath,
+  ['--expose-gc', '--import', 'tsx', join(root, 'bench', 'check.ts')],
+  { TSX_TSCONFIG_PATH: join(root, 'bench', 'tsconfig.json') },
+)
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
 run(`suite on Node ${process.versions.node}`, process.execPath, [vitest, 'run'])
 for (const major of EXTRA_NODE_MAJORS) {
