@@ -1,8 +1,16 @@
 import { lookup as dnsLookup } from 'node:dns'
 import { createDispatcher, createFetch } from '@staleguard/core'
+import {
+  type Http2Upstream,
+  type TestCertificate,
+  type Upstream,
+  createTestCertificate,
+  sleep,
+  startHttp2Upstream,
+  startUpstream,
+} from '@staleguard/lab'
 import { interceptors } from 'undici'
-import { type Upstream, sleep, startUpstream } from '@staleguard/lab'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 /**
  * A name that moves: `svc.moving` resolves to 127.0.0.1 (server A), then to 127.0.0.3 (server B, same port)
@@ -30,11 +38,14 @@ function movingName() {
 }
 
 /** Two servers on one port, A on the old address and B on the new one. */
-async function startPair(): Promise<{ a: Upstream; b: Upstream }> {
+async function startPair<T extends { close(): Promise<void> }>(
+  start: (host: string, port?: number) => Promise<T>,
+  portOf: (server: T) => number,
+): Promise<{ a: T; b: T }> {
   for (let attempt = 0; ; attempt++) {
-    const a = await startUpstream({ host: OLD })
+    const a = await start(OLD)
     try {
-      return { a, b: await startUpstream({ host: NEW, port: a.port }) }
+      return { a, b: await start(NEW, portOf(a)) }
     } catch (error) {
       await a.close()
       if (attempt >= 5) throw error
@@ -49,12 +60,117 @@ interface Sent {
   readonly at: number
 }
 
+type Send = (url: string, init: RequestInit) => Promise<Response>
+
+/** What the test needs of a server: where a path was processed, and how often. */
+interface Counted {
+  stopAccepting(): void
+  /** Times each path was processed. */
+  processed(): Map<string, number>
+  /** When it last processed a request (`performance.now()`), or null. */
+  lastAt(): number | null
+}
+
+/**
+ * 16 workers send GET, POST with a key and POST without one, 5 ms apart; 1.1 s in, the name moves to B; 2 s
+ * later A stops accepting; the run goes on for `afterChangeMs` from the change.
+ */
+async function moveUnderLoad(
+  send: Send,
+  origin: string,
+  a: Counted,
+  answer: { address: string },
+  afterChangeMs: number,
+) {
+  const sent: Sent[] = []
+  const failed: { path: string; error: string }[] = []
+  let stop = false
+  const workers = Array.from({ length: WORKERS }, async (_, worker) => {
+    for (let i = 0; !stop && i < 5_000; i++) {
+      const kind = i % 3
+      const method = kind === 0 ? 'GET' : 'POST'
+      const keyed = kind === 1
+      const path = `/move/${worker}/${i}`
+      sent.push({ path, method, keyed, at: performance.now() })
+      try {
+        const response = await send(`${origin}${path}`, {
+          method,
+          body: method === 'POST' ? `body ${worker} ${i}` : undefined,
+          headers: keyed ? { 'idempotency-key': `move-${worker}-${i}` } : {},
+        })
+        await response.arrayBuffer()
+      } catch (error) {
+        failed.push({ path, error: String((error as { cause?: unknown }).cause ?? error) })
+      }
+      // Light, steady traffic: every connection stays busy or briefly idle, never idle long enough to retire.
+      await sleep(5)
+    }
+  })
+  // Just after a refresh (the first one runs 1 s after the first connection): the move waits nearly a whole
+  // interval to be seen, the slow case.
+  await sleep(1_100)
+  answer.address = NEW
+  const changedAt = performance.now()
+  await sleep(2_000)
+  a.stopAccepting()
+  const stoppedAt = performance.now()
+  await sleep(afterChangeMs - 2_000)
+  stop = true
+  await Promise.all(workers)
+  return { sent, failed, changedAt, stoppedAt }
+}
+
+/** The outcome, said and checked: none failed, no POST twice, the share on B, nothing on A once it stopped. */
+function judge(
+  label: string,
+  run: Awaited<ReturnType<typeof moveUnderLoad>>,
+  a: Counted,
+  b: Counted,
+  follow: { withinMs: number; share: number; noneOnOldAfterStopMs: number | null },
+) {
+  const { sent, failed, changedAt, stoppedAt } = run
+  const onA = a.processed()
+  const onB = b.processed()
+  const sentFrom = (ms: number) => sent.filter((s) => s.at >= changedAt + ms)
+  const share = (list: readonly Sent[]) => list.filter((s) => onB.has(s.path)).length / Math.max(1, list.length)
+  const twice = sent.filter(
+    (s) => s.method === 'POST' && !s.keyed && (onA.get(s.path) ?? 0) + (onB.get(s.path) ?? 0) > 1,
+  )
+  const lastOnA = (a.lastAt() ?? changedAt) - changedAt
+  console.log(
+    `[moving name] ${label}: ${sent.length} sent, on the new address ${(share(sentFrom(1_000)) * 100).toFixed(1)} % ` +
+      `from 1 s after the change, ${(share(sentFrom(0)) * 100).toFixed(1)} % from the change; last on the old one ` +
+      `${Math.round(lastOnA)} ms after the change; ${failed.length} failed, ${twice.length} POSTs twice`,
+  )
+  expect(failed).toEqual([])
+  expect(twice).toEqual([])
+  expect(sent.filter((s) => !onA.has(s.path) && !onB.has(s.path))).toEqual([])
+  expect(share(sentFrom(follow.withinMs))).toBeGreaterThanOrEqual(follow.share)
+  if (follow.noneOnOldAfterStopMs !== null)
+    expect(lastOnA).toBeLessThanOrEqual(stoppedAt + follow.noneOnOldAfterStopMs - changedAt)
+}
+
+const countedHttp1 = (server: Upstream): Counted => ({
+  stopAccepting: () => server.stopAccepting(),
+  processed: () => {
+    const times = new Map<string, number>()
+    for (const r of server.received) times.set(r.path, (times.get(r.path) ?? 0) + 1)
+    return times
+  },
+  lastAt: () => (server.received.length === 0 ? null : Math.max(...server.received.map((r) => r.receivedAt))),
+})
+
+const countedHttp2 = (server: Http2Upstream): Counted => ({
+  stopAccepting: () => server.stopAccepting(),
+  processed: () => new Map([...server.arrivals].map(([path, versions]) => [path, versions.length])),
+  lastAt: () => server.lastArrivalAt,
+})
+
 describe('a name that moves to a new address', () => {
-  let pair: { a: Upstream; b: Upstream } | null = null
+  let closeAll: (() => Promise<void>) | null = null
   afterEach(async () => {
-    await pair?.a.close()
-    await pair?.b.close()
-    pair = null
+    await closeAll?.()
+    closeAll = null
   })
 
   const cases = [
@@ -66,10 +182,16 @@ describe('a name that moves to a new address', () => {
   ]
   for (const c of cases) {
     it(`${c.name}: requests follow it, none to the old address once it stopped accepting, none lost`, async () => {
-      pair = await startPair()
-      const { a, b } = pair
+      const { a, b } = await startPair(
+        (host, port) => startUpstream({ host, port }),
+        (server) => server.port,
+      )
+      closeAll = async () => {
+        await a.close()
+        await b.close()
+      }
       const { lookup, answer } = movingName()
-      let send: (url: string, init: RequestInit) => Promise<Response>
+      let send: Send
       let dispatcher: ReturnType<typeof createDispatcher>
       if (c.interceptor) {
         dispatcher = createDispatcher().compose(
@@ -85,74 +207,69 @@ describe('a name that moves to a new address', () => {
           ...(c.dnsRefreshInterval === undefined ? {} : { dnsRefreshInterval: c.dnsRefreshInterval }),
         })
         dispatcher = staleguardFetch.dispatcher
-        send = staleguardFetch as typeof send
+        send = staleguardFetch as Send
       }
       const origin = `http://${NAME}:${a.port}`
-      const sent: Sent[] = []
-      const failed: { path: string; error: string }[] = []
-      let stop = false
-      let changedAt = Number.POSITIVE_INFINITY
-      const workers = Array.from({ length: WORKERS }, async (_, worker) => {
-        for (let i = 0; !stop && i < 5_000; i++) {
-          const kind = i % 3
-          const method = kind === 0 ? 'GET' : 'POST'
-          const keyed = kind === 1
-          const path = `/move/${worker}/${i}`
-          sent.push({ path, method, keyed, at: performance.now() })
-          try {
-            const response = await send(`${origin}${path}`, {
-              method,
-              body: method === 'POST' ? `body ${worker} ${i}` : undefined,
-              headers: keyed ? { 'idempotency-key': `move-${worker}-${i}` } : {},
-            })
-            await response.arrayBuffer()
-          } catch (error) {
-            failed.push({ path, error: String((error as { cause?: unknown }).cause ?? error) })
-          }
-          // Light, steady traffic: every connection stays busy or briefly idle, never idle long enough to retire.
-          await sleep(5)
-        }
-      })
-      await sleep(1_000)
-      answer.address = NEW
-      changedAt = performance.now()
-      await sleep(2_000)
-      a.stopAccepting()
-      const stoppedAt = performance.now()
-      await sleep(c.afterChangeMs - 2_000)
-      stop = true
-      await Promise.all(workers)
+      const run = await moveUnderLoad(send, origin, countedHttp1(a), answer, c.afterChangeMs)
       const stats = dispatcher.stats().origins[c.interceptor ? `http://${NEW}:${a.port}` : origin]
       await dispatcher.close()
-
-      const onA = new Map(a.received.map((r) => [r.path, r.receivedAt]))
-      const onB = new Set(b.received.map((r) => r.path))
-      const sentFrom = (ms: number) => sent.filter((s) => s.at >= changedAt + ms)
-      const share = (list: readonly Sent[]) => list.filter((s) => onB.has(s.path)).length / Math.max(1, list.length)
-      const lastOnA = Math.max(...a.received.map((r) => r.receivedAt)) - changedAt
-      const times = new Map<string, number>()
-      for (const r of a.received.concat(b.received)) times.set(r.path, (times.get(r.path) ?? 0) + 1)
-      const twice = sent.filter((s) => s.method === 'POST' && !s.keyed && (times.get(s.path) ?? 0) > 1)
       console.log(
-        `[moving name] ${c.name}: ${sent.length} sent, on the new address ${(share(sentFrom(1_000)) * 100).toFixed(1)} % ` +
-          `from 1 s after the change, ${(share(sentFrom(0)) * 100).toFixed(1)} % from the change; last on the old one ` +
-          `${Math.round(lastOnA)} ms after the change; ${failed.length} failed, ${twice.length} POSTs twice; ` +
-          `lookups ${answer.asked}; stats addresses ${JSON.stringify(stats?.addresses)}, resolved ${JSON.stringify(stats?.resolvedAddresses)}`,
+        `[moving name] ${c.name}: lookups ${answer.asked}; stats addresses ${JSON.stringify(stats?.addresses)}, ` +
+          `resolved ${JSON.stringify(stats?.resolvedAddresses)}`,
       )
-      expect(failed).toEqual([])
-      expect(twice).toEqual([])
-      expect(sent.filter((s) => !onA.has(s.path) && !onB.has(s.path))).toEqual([])
-      if (c.dnsRefreshInterval !== undefined) {
-        expect(share(sentFrom(c.dnsRefreshInterval))).toBeGreaterThanOrEqual(0.95)
-        const late = a.received.filter((r) => r.receivedAt > stoppedAt + 2_000)
-        expect(late.map((r) => r.path)).toEqual([])
-      } else {
-        // The default follows within 30 s: here, all moved before the run ended.
-        expect(share(sentFrom(c.afterChangeMs - 2_000))).toBe(1)
-      }
+      judge(
+        c.name,
+        run,
+        countedHttp1(a),
+        countedHttp1(b),
+        c.dnsRefreshInterval === undefined
+          ? // The default follows within 30 s: here, all moved before the run ended.
+            { withinMs: c.afterChangeMs - 2_000, share: 1, noneOnOldAfterStopMs: null }
+          : { withinMs: c.dnsRefreshInterval, share: 0.95, noneOnOldAfterStopMs: 2_000 },
+      )
       // Through the interceptor the origin is an address already: nothing of staleguard's to look up.
       expect(stats?.resolvedAddresses).toEqual(c.interceptor ? null : [NEW])
       expect(Object.keys(stats?.addresses ?? {}).every((address) => address === NEW)).toBe(true)
     })
   }
+
+  describe('over HTTP/2', () => {
+    let certificate: TestCertificate
+    beforeAll(() => {
+      certificate = createTestCertificate()
+    })
+    afterAll(() => certificate?.remove())
+
+    // A session with streams running is never idle: it stops taking streams, and closes once they end.
+    it('refreshed every 1 s: busy sessions to the old address drain, none to it once it stopped accepting', async () => {
+      const { a, b } = await startPair(
+        (host, port) => startHttp2Upstream({ certificate, allowHTTP1: false, sessionIdleMs: 60_000, host, port }),
+        (server) => Number(new URL(server.origin).port),
+      )
+      closeAll = async () => {
+        await a.close()
+        await b.close()
+      }
+      const { lookup, answer } = movingName()
+      const staleguardFetch = createFetch({
+        allowH2: true,
+        dnsRefreshInterval: 1_000,
+        connect: { lookup, ca: certificate.cert, checkServerIdentity: () => undefined } as never,
+      })
+      const origin = `https://${NAME}:${new URL(a.origin).port}`
+      const run = await moveUnderLoad(staleguardFetch as Send, origin, countedHttp2(a), answer, 5_000)
+      const stats = staleguardFetch.dispatcher.stats().origins[origin]
+      await staleguardFetch.dispatcher.close()
+      console.log(
+        `[moving name] h2: sessions A ${a.sessionsOpened}, B ${b.sessionsOpened}; stats ${JSON.stringify(stats?.addresses)}`,
+      )
+      judge('over HTTP/2, refreshed every 1 s', run, countedHttp2(a), countedHttp2(b), {
+        withinMs: 1_000,
+        share: 0.95,
+        noneOnOldAfterStopMs: 2_000,
+      })
+      expect(b.sessionsOpened).toBeLessThanOrEqual(2)
+      expect(Object.keys(stats?.addresses ?? {})).toEqual([NEW])
+    })
+  })
 })

@@ -92,8 +92,10 @@ export function defineUnreplayableSuite(
       console.log(
         `[unreplayable] ${kind}, ${workload.label}: ${sent} requests, ${sentOnNewConnection} POSTs on a new connection`,
       )
-      // The rule did the saving: POSTs met idle sockets past what the hop was proven to keep.
-      expect(sentOnNewConnection).toBeGreaterThan(0)
+      // Behind a hop that kills idle sockets silently (where unprotected POSTs are shown to fail), the rule did
+      // the saving: POSTs met idle sockets past what the hop was proven to keep. A hop that closes idle
+      // sockets with a FIN in time leaves undici nothing to write on, and the rule may never need to act.
+      if (unprotectedMustLose) expect(sentOnNewConnection).toBeGreaterThan(0)
     })
   })
 }

@@ -21,6 +21,9 @@ export interface Http2UpstreamOptions {
   readonly refuseShare?: number
   /** After this many streams on a session, GOAWAY naming the last one; streams above it are refused, unprocessed. */
   readonly goawayEveryStreams?: number
+  /** Loopback address to listen on (default 127.0.0.1), and a fixed port (default: any free one). */
+  readonly host?: string
+  readonly port?: number
 }
 
 export interface Http2Upstream {
@@ -33,6 +36,10 @@ export interface Http2Upstream {
   readonly goaways: number
   /** Sessions (connections) accepted so far. */
   readonly sessionsOpened: number
+  /** When the latest request was processed (`performance.now()`), or null before any. */
+  readonly lastArrivalAt: number | null
+  /** From now on a new connection is reset as it arrives; open sessions keep being served (see `Upstream`). */
+  stopAccepting(): void
   /** A crash and a restart on the same port: every session dropped without a GOAWAY, then listening again. */
   restart(): Promise<void>
   close(): Promise<void>
@@ -46,6 +53,8 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
   const { key, cert } = options.certificate
   const streamsOn = new WeakMap<http2.Http2Session, { count: number; lastStreamId: number | null }>()
   let goaways = 0
+  let lastArrivalAt: number | null = null
+  let accepting = true
   const settings =
     options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }
   const server = http2.createSecureServer({ key, cert, allowHTTP1: options.allowHTTP1, settings }, (req, res) => {
@@ -107,6 +116,7 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
     })
     req.on('end', () => {
       arrivals.set(path, [...(arrivals.get(path) ?? []), req.httpVersion])
+      lastArrivalAt = performance.now()
       res.setHeader('content-type', 'application/json')
       // What arrived, so a client can check its body came through byte for byte.
       res.end(JSON.stringify({ ok: true, version: req.httpVersion, bytes, sha256: digest.digest('hex') }))
@@ -121,6 +131,10 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
   let sessionsOpened = 0
   const sockets = new Set<import('node:net').Socket>()
   server.on('connection', (socket: import('node:net').Socket) => {
+    if (!accepting) {
+      socket.resetAndDestroy()
+      return
+    }
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
@@ -129,11 +143,18 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
   })
-  server.listen(0, '127.0.0.1')
+  const host = options.host ?? '127.0.0.1'
+  server.listen(options.port ?? 0, host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return {
-    origin: `https://127.0.0.1:${port}`,
+    origin: `https://${host}:${port}`,
+    get lastArrivalAt() {
+      return lastArrivalAt
+    },
+    stopAccepting() {
+      accepting = false
+    },
     arrivals,
     get refused() {
       return refused
@@ -148,7 +169,7 @@ export async function startHttp2Upstream(options: Http2UpstreamOptions): Promise
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const session of sessions) session.destroy()
       await closed
-      server.listen(port, '127.0.0.1')
+      server.listen(port, host)
       await once(server, 'listening')
     },
     close() {

@@ -213,12 +213,14 @@ export class OriginState {
   /**
    * A session's server sent GOAWAY. A graceful one (NO_ERROR) while the session was in use says how many
    * streams the server takes per session (see `OriginLessons.onSessionEnded`); one after an idle gap is the
-   * server's idle close, and says nothing about that.
+   * server's idle close (sent while idle, or in answer to the first stream after it), and says nothing about that.
    */
   readonly onSessionGoaway = (record: TrackedSocket, errorCode: number, lastStreamId: number): void => {
     const now = performance.now()
     const streams = streamsTakenBefore(lastStreamId)
-    if (errorCode !== 0 || streams < 2 || (!record.busy && now - record.idleSince > IDLE_FLOOR_MS)) return
+    if (errorCode !== 0 || streams < 2) return
+    const idleMs = record.busy ? record.idleBeforeLastWriteMs : now - record.idleSince
+    if (idleMs > IDLE_FLOOR_MS) return
     const limit = this.#lessons.onSessionEnded(streams, now)
     if (limit !== null) this.#applyRequestLimit(limit, now)
   }

@@ -229,7 +229,9 @@ export class SafeRetryHandler implements CallbackHandler, PairsWithClient {
     this.#socket = record
     this.#reused = record.requests > 0
     // Whole ms: what logs, events and diagnostics show, and finer than any idle limit.
-    this.#idleMs = this.#reused ? Math.round(now - record.idleSince) : null
+    // A session with streams running is not idle, whenever it last was: its new stream rides a live session.
+    this.#idleMs = this.#reused ? (record.inFlight > 0 ? 0 : Math.round(now - record.idleSince)) : null
+    record.idleBeforeLastWriteMs = this.#idleMs ?? 0
     this.#bytesReadAtStart = record.socket.bytesRead
     this.#streamId = record.multiplexed ? nextStreamIdOn(record, this.#origin.onSessionGoaway) : null
     this.#requestsBefore = record.requests

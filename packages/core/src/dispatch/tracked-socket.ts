@@ -19,6 +19,8 @@ export class TrackedSocket {
   /** Requests on it now: one at most over HTTP/1.1, any number of streams on an HTTP/2 session. */
   inFlight = 0
   idleSince: number
+  /** How long it had been idle when its latest request was written (0 for a busy HTTP/2 session). */
+  idleBeforeLastWriteMs = 0
   /** When the connection came up. */
   readonly openedAt: number
   retireTimer: NodeJS.Timeout | null = null
