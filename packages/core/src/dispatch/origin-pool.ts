@@ -60,7 +60,7 @@ export function createOriginPool(state: OriginState, sink: PoolEventSink): Origi
   const sharing = state.mayMultiplex
     ? new SessionSharing(
         (inherited.maxConcurrentStreams as number | undefined) ?? DEFAULT_MAX_STREAMS,
-        http1PipeliningOf(state),
+        state.http1Pipelining,
       )
     : null
   return {
@@ -100,11 +100,7 @@ function undiciOptionsFor(state: OriginState): UndiciPool.Options {
     // One request per HTTP/1.1 socket at a time: reuse and idle time are then facts about a whole socket
     // (an HTTP/2 session counts its streams, and is idle when the last one ends). An inherited `pipelining`
     // is kept: a socket is then idle when its last request ends, and bytes read are not one request's.
-    pipelining: http1PipeliningOf(state),
+    pipelining: state.http1Pipelining,
     allowH2,
   }
-}
-
-function http1PipeliningOf(state: OriginState): number {
-  return (state.clientOptions.pipelining as number | undefined) ?? 1
 }

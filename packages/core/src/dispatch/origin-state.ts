@@ -58,6 +58,8 @@ export class OriginState {
   readonly path: OriginPath
   /** Whether this origin's connections may be HTTP/2 sessions (an `https:` origin with `allowH2`). */
   readonly mayMultiplex: boolean
+  /** The `pipelining` its HTTP/1.1 connections keep: 1, unless inherited. */
+  readonly http1Pipelining: number
   /** It may, and its HTTP/1.1 connections do not pipeline: requests are marked for undici as safe to share a session. */
   readonly sharesSessions: boolean
 
@@ -81,7 +83,8 @@ export class OriginState {
     this.#lessons = new OriginLessons(options.keepAliveTimeout, declared, options.learnIdleLimit)
     this.path = path
     this.mayMultiplex = options.allowH2 && key.startsWith('https:')
-    this.sharesSessions = this.mayMultiplex && ((clientOptions.pipelining as number | undefined) ?? 1) === 1
+    this.http1Pipelining = (clientOptions.pipelining as number | undefined) ?? 1
+    this.sharesSessions = this.mayMultiplex && this.http1Pipelining === 1
     const hostname = new URL(key).hostname
     this.addressRefresh =
       path.lookup == null || options.dnsRefreshInterval === null || !isHostName(hostname)

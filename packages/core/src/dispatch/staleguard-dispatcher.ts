@@ -19,7 +19,7 @@ import type { DispatchScope } from './call-scope.js'
 import { type RetryConnections, SafeRetryHandler } from './safe-retry-handler.js'
 import type { PairingClient } from './pairing-client.js'
 import { type OriginPool, createLoneClient, createOriginPool } from './origin-pool.js'
-import { chooseClient } from './client-choice.js'
+import { type SocketNeed, chooseClient } from './client-choice.js'
 import type { HeldRequest } from './session-sharing.js'
 import { collectBody, collectsBodyFirst } from './session-bodies.js'
 
@@ -148,14 +148,8 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       this.#routeShared(origin, originPool, { options: safe.firstAttemptOptions, handler: safe, need: safe.socketNeed })
       return true
     }
-    if (safe.socketNeed !== 'any' && !this.#closed) {
-      const choice = chooseClient(origin, originPool.clients, safe.socketNeed, now)
-      if (choice !== null) {
-        if (choice.newConnection) origin.noteUnreplayableOnNewConnection(written.method, written.path)
-        originPool.dispatchOn(choice.client, safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
-        return true
-      }
-    }
+    if (this.#dispatchOnChosenClient(origin, originPool, safe.firstAttemptOptions, safe, safe.socketNeed, now))
+      return true
     return originPool.pool.dispatch(safe.firstAttemptOptions, safe as Dispatcher.DispatchHandler)
   }
 
@@ -197,14 +191,7 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     const { options, handler, need } = request
     const { clients } = originPool
     const now = performance.now()
-    if (need !== 'any' && need !== 'retry' && !this.#closed) {
-      const choice = chooseClient(origin, clients, need, now)
-      if (choice !== null) {
-        if (choice.newConnection) origin.noteUnreplayableOnNewConnection(options.method, options.path)
-        originPool.dispatchOn(choice.client, options, handler)
-        return
-      }
-    }
+    if (need !== 'retry' && this.#dispatchOnChosenClient(origin, originPool, options, handler, need, now)) return
     const client = sharing.clientWithRoom(
       clients,
       need === 'any' ? () => true : (c) => c.socket === null || !origin.suspects(c.socket, now),
@@ -218,6 +205,26 @@ export class StaleguardDispatcher extends UndiciDispatcher {
       return
     }
     originPool.pool.dispatch(options, handler)
+  }
+
+  /**
+   * A request that needs a socket proven safe (or that scouts a suspect one, see `chooseClient`) goes on the
+   * Client chosen for it; false when the pool's own pick will do.
+   */
+  #dispatchOnChosenClient(
+    origin: OriginState,
+    originPool: OriginPool,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    need: SocketNeed,
+    now: number,
+  ): boolean {
+    if (need === 'any' || this.#closed) return false
+    const choice = chooseClient(origin, originPool.clients, need, now)
+    if (choice === null) return false
+    if (choice.newConnection) origin.noteUnreplayableOnNewConnection(options.method, options.path)
+    originPool.dispatchOn(choice.client, options, handler)
+    return true
   }
 
   /** @internal */
