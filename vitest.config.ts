@@ -9,6 +9,8 @@ export default defineConfig({
     alias: Object.entries({
       '@staleguard/core': './packages/core/src/index.ts',
       '@staleguard/core/adapter': './packages/core/src/adapter.ts',
+      '@staleguard/core/axios': './packages/core/src/axios.ts',
+      '@staleguard/core/got': './packages/core/src/got.ts',
       '@staleguard/fastify': './packages/fastify/src/index.ts',
       '@staleguard/express': './packages/express/src/index.ts',
       '@staleguard/koa': './packages/koa/src/index.ts',

@@ -34,6 +34,8 @@ async function load(app: BenchApp, seconds: number): Promise<LoadResult> {
 interface PairedRatios {
   readonly rate: number
   readonly cpu: number
+  /** B's app CPU per request minus A's, in µs: what B adds to (or takes from) each request, whatever the framework. */
+  readonly addedCpuMicros: number
 }
 
 /** How long a comparison runs: trials of fresh process pairs, each app warmed up, then paired rounds. */
@@ -83,13 +85,17 @@ async function withPair<T>(
 const ratioOf = (ra: LoadResult, rb: LoadResult): PairedRatios => ({
   rate: rb.rate / ra.rate,
   cpu: ra.cpuMicros / rb.cpuMicros,
+  addedCpuMicros: rb.cpuMicros - ra.cpuMicros,
 })
 
 /** The median of each figure over a list of ratios. */
 const mediansOf = (ratios: readonly PairedRatios[]): PairedRatios => ({
   rate: median(ratios.map((r) => r.rate)),
   cpu: median(ratios.map((r) => r.cpu)),
+  addedCpuMicros: median(ratios.map((r) => r.addedCpuMicros)),
 })
+
+const signed = (micros: number): string => `${micros >= 0 ? '+' : ''}${micros.toFixed(1)}`
 
 const listRatios = (values: readonly number[]): string => values.map((v) => v.toFixed(3)).join(' ')
 
@@ -159,7 +165,7 @@ async function compareShared(
     `\n${title}, both loaded at once on one CPU  (${options.sharedTrials} trials × ${SHARED_ROUNDS} rounds × ${SHARED_SECONDS} s, 32 connections each)`,
   )
   console.log(
-    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => mediansOf(t).rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request`,
+    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trial medians: ${listRatios(trials.map((t) => mediansOf(t).rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request; ${signed(ratios.addedCpuMicros)} µs CPU per request`,
   )
   return ratios
 }
@@ -202,7 +208,7 @@ async function comparePaired(
     `\n${title}  (autocannon, 32 connections; ${options.trials} trials × ${options.rounds} paired rounds × ${options.seconds} s after ${options.warmup} s of warm-up)`,
   )
   console.log(
-    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${listRatios(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${listRatios(trials.map((t) => t.cpu))})`,
+    `  ${b.label} / ${a.label}: ${ratios.rate.toFixed(3)} by req/s (trials: ${listRatios(trials.map((t) => t.rate))}), ${ratios.cpu.toFixed(3)} by app CPU per request (trials: ${listRatios(trials.map((t) => t.cpu))}); ${signed(ratios.addedCpuMicros)} µs CPU per request`,
   )
   return ratios
 }
@@ -297,8 +303,9 @@ scoped route against its targets (≥ ${FRAMEWORK_TARGETS.handWritten} × hand-w
     for (const [peer, ratio] of Object.entries(ratios) as [FrameworkPeer, FrameworkRatios][]) {
       const target = FRAMEWORK_TARGETS[peer]
       const figures = [ratio.alternating.rate, ...(ratio.shared ? [ratio.shared.rate] : [])]
+      const added = [ratio.alternating, ...(ratio.shared ? [ratio.shared] : [])].map((r) => signed(r.addedCpuMicros))
       console.log(
-        `  ${framework.padEnd(8)} / ${PEER_CONTESTANTS[peer].label.padEnd(27)} ${figures.map((v) => `${v.toFixed(3)} (${verdict(v, target)})`).join(' / ')}`,
+        `  ${framework.padEnd(8)} / ${PEER_CONTESTANTS[peer].label.padEnd(27)} ${figures.map((v) => `${v.toFixed(3)} (${verdict(v, target)})`).join(' / ')}; CPU per request ${added.join(' / ')} µs`,
       )
     }
   }

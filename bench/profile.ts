@@ -6,7 +6,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createFetch, createRequest } from '@staleguard/core'
+import { createFetch, createHttpAgent, createRequest } from '@staleguard/core'
 import { createAppInstallation } from '@staleguard/core/adapter'
 import { Agent, request } from 'undici'
 import { startBenchUpstream, throughput } from './harness.js'
@@ -25,7 +25,21 @@ const incoming = once(server, 'request') as Promise<[http.IncomingMessage, http.
 http.get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`).on('error', () => {})
 const [req, res] = await incoming
 const scope = installation.openScope(res, { headers: req.headers })
+const plainHttpAgent = new http.Agent({ keepAlive: true, scheduling: 'lifo' })
+const staleguardHttpAgent = createHttpAgent()
+const itemsUrl = new URL(origin + '/items')
+const httpGet = (agent: http.Agent) => () =>
+  new Promise<void>((resolve, reject) => {
+    http
+      .get({ host: itemsUrl.hostname, port: itemsUrl.port, path: itemsUrl.pathname, agent }, (r) => {
+        r.resume()
+        r.on('end', resolve)
+      })
+      .on('error', reject)
+  })
 const clients: Record<string, () => Promise<unknown>> = {
+  httpAgent: httpGet(plainHttpAgent),
+  createHttpAgent: httpGet(staleguardHttpAgent),
   scopedFetch: () => scope.fetch(origin + '/items').then((r) => r.arrayBuffer()),
   scopedRequest: () => scope.request(origin + '/items').then((r) => r.body.arrayBuffer()),
   createFetch: () => staleguardFetch(origin + '/items').then((r) => r.arrayBuffer()),
@@ -37,6 +51,8 @@ const send = clients[which]
 if (!send) throw new Error(`unknown client ${which}; one of ${Object.keys(clients).join(', ')}`)
 const rate = await throughput(send, Number(countText), 32)
 console.log(`${which}: ${rate.rate.toFixed(0)} req/s, ${rate.cpuMicros.toFixed(1)} µs CPU/request`)
+plainHttpAgent.destroy()
+staleguardHttpAgent.destroy()
 res.end()
 server.closeAllConnections()
 server.close()

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [fetch|h2|frameworks|fast-path|soak|allocation|connections|options-copy …]`: the benchmarks, each comparing side by side in one run
+ * `pnpm bench [fetch|agent|h2|frameworks|fast-path|soak|allocation|connections|options-copy …]`: the benchmarks, each comparing side by side in one run
  * with alternating rounds (the frameworks one also with both sides loaded at once), reporting medians and ratios. Speed lives here, never in the tests.
  * BENCH_ROUNDS, BENCH_PER_ROUND, BENCH_TRIALS, BENCH_FRAMEWORK_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_SHARED_TRIALS, BENCH_SOAK and BENCH_ALLOCATION trade
  * time for precision; BENCH_FRAMEWORKS (e.g. `express,koa`) narrows the frameworks benchmark.
@@ -10,12 +10,23 @@ import { benchConnections } from './connections.js'
 import { benchFastPath } from './fast-path.js'
 import { benchFetchVsCreateFetch } from './fetch-vs-createfetch.js'
 import { benchHttp2 } from './http2.js'
+import { benchHttpAgent } from './http-agent.js'
 import { benchOptionsCopy } from './options-copy.js'
 import { type FrameworkRatios, benchFrameworks } from './frameworks.js'
 import type { Framework } from './harness.js'
 import { benchSoak } from './soak.js'
 
-const all = ['fetch', 'h2', 'frameworks', 'fast-path', 'soak', 'allocation', 'connections', 'options-copy'] as const
+const all = [
+  'fetch',
+  'agent',
+  'h2',
+  'frameworks',
+  'fast-path',
+  'soak',
+  'allocation',
+  'connections',
+  'options-copy',
+] as const
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...all]
 const unknown = chosen.filter((name) => !all.includes(name as (typeof all)[number]))
 if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`)
@@ -39,6 +50,12 @@ if (chosen.includes('fetch')) {
   const r = await benchFetchVsCreateFetch({ rounds, perRound, inFlight: 32 })
   summary.push(
     `createFetch / fetch + equivalent Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`,
+  )
+}
+if (chosen.includes('agent')) {
+  const r = await benchHttpAgent({ rounds, perRound, inFlight: 32 })
+  summary.push(
+    `http.request, createHttpAgent / plain keep-alive http.Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`,
   )
 }
 if (chosen.includes('h2')) {

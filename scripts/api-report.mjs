@@ -21,6 +21,8 @@ const check = process.argv.includes('--check')
 const ENTRY_POINTS = [
   { report: 'core', dir: 'core', types: 'dist/index.d.ts' },
   { report: 'core-adapter', dir: 'core', types: 'dist/adapter.d.ts' },
+  { report: 'core-axios', dir: 'core', types: 'dist/axios.d.ts' },
+  { report: 'core-got', dir: 'core', types: 'dist/got.d.ts' },
   { report: 'fastify', dir: 'fastify', types: 'dist/index.d.ts' },
   { report: 'express', dir: 'express', types: 'dist/index.d.ts' },
   { report: 'koa', dir: 'koa', types: 'dist/index.d.ts' },

@@ -16,7 +16,9 @@ import ts from 'typescript'
 const CORE_SRC = 'packages/core/src'
 const LAYERS = {
   api: { deny: ['scope'] },
-  dispatch: { deny: ['scope', 'api'] },
+  dispatch: { deny: ['scope', 'api', 'agents', 'integrations'] },
+  agents: { deny: ['scope', 'api', 'integrations'] },
+  integrations: { allow: ['agents'] },
   observe: { deny: ['dispatch', 'scope', 'api'] },
   retry: { deny: ['dispatch', 'scope', 'api'] },
   config: { allow: ['http'] },

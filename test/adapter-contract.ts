@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { UUID_V4, sleep, startFaultProxy, until } from '@staleguard/lab'
 import { useUpstream } from '@staleguard/lab/vitest'
 import { pino } from 'pino'
-import { StaleguardOptionError, createDispatcher } from '@staleguard/core'
+import { StaleguardHttpAgent, StaleguardOptionError, createDispatcher } from '@staleguard/core'
 import { createAppInstallation } from '@staleguard/core/adapter'
 import { staleguard as expressStaleguard } from '@staleguard/express'
 import { fastifyStaleguard } from '@staleguard/fastify'
@@ -87,7 +87,7 @@ const ODD_OPTIONS: readonly (readonly [options: unknown, message: string | RegEx
   ],
   [
     { keepAliveTimout: 1_000 },
-    /^staleguard: option `keepAliveTimout` is not a staleguard option; did you mean `keepAliveTimeout`\? Known: .*, installGlobal, dispatcher, requestIdHeader, traceHeaders, timeout, server, behind \(got 1000\)$/,
+    /^staleguard: option `keepAliveTimout` is not a staleguard option; did you mean `keepAliveTimeout`\? Known: .*, installGlobal, httpAgents, dispatcher, requestIdHeader, traceHeaders, timeout, server, behind \(got 1000\)$/,
   ],
   [
     { idleTimeout: 5_000 },
@@ -370,6 +370,23 @@ export function defineAdapterContract(framework: Framework): void {
       await app.close()
       expect(app.stats()?.openSockets).toBe(0)
       expect(getGlobalDispatcher()).toBe(previous)
+    })
+
+    it('with httpAgents: true, protects node:http clients on the same per-origin state, and gives the agents back on close', async () => {
+      const previous = http.globalAgent
+      const app = await startApp(framework, { httpAgents: true })
+      try {
+        expect(http.globalAgent).toBeInstanceOf(StaleguardHttpAgent)
+        // A node:http call and a handler's fetch to one origin land in the one origin's books.
+        await new Promise<void>((resolve, reject) =>
+          http.get(`${upstream.origin}/agents/1`, (res) => res.resume().on('end', resolve)).on('error', reject),
+        )
+        await rawRequest(app.origin, `/proxy?url=${encodeURIComponent(`${upstream.origin}/agents/2`)}`).response
+        expect(app.stats()?.origins[upstream.origin]?.requests).toBe(2)
+      } finally {
+        await app.close()
+      }
+      expect(http.globalAgent).toBe(previous)
     })
 
     it('lets the process exit on its own once the app is closed (no --force needed)', async () => {

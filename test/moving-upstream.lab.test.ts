@@ -173,64 +173,71 @@ describe('a name that moves to a new address', () => {
     closeAll = null
   })
 
+  const NEWEST_NODE_MAJOR = 26
   const cases = [
     { name: 'refreshed every 1 s', dnsRefreshInterval: 1_000 as number | undefined, afterChangeMs: 5_000 },
-    { name: 'by default (every 10 s)', dnsRefreshInterval: undefined, afterChangeMs: 14_000 },
+    // 15 s of wall time for what the 1 s case proves on every Node, at the default interval: run on the
+    // newest major only (the refresh is staleguard's own timer and lookup, the same on every Node).
+    { name: 'by default (every 10 s)', dnsRefreshInterval: undefined, afterChangeMs: 14_000, newestNodeOnly: true },
     // undici's own DNS interceptor composed in front: it resolves (TTL 1 s here) and sends each request to an
     // address, an origin of its own for staleguard, so following the name is the interceptor's part.
     { name: "undici's interceptors.dns in front", dnsRefreshInterval: 1_000, afterChangeMs: 5_000, interceptor: true },
   ]
   for (const c of cases) {
-    it(`${c.name}: requests follow it, none to the old address once it stopped accepting, none lost`, async () => {
-      const { a, b } = await startPair(
-        (host, port) => startUpstream({ host, port }),
-        (server) => server.port,
-      )
-      closeAll = async () => {
-        await a.close()
-        await b.close()
-      }
-      const { lookup, answer } = movingName()
-      let send: Send
-      let dispatcher: ReturnType<typeof createDispatcher>
-      if (c.interceptor) {
-        dispatcher = createDispatcher().compose(
-          interceptors.dns({
-            maxTTL: 1_000,
-            lookup: (origin, _options, callback) => lookup(origin.hostname, { all: true }, callback as never),
-          }),
+    const skip = 'newestNodeOnly' in c && Number(process.versions.node.split('.')[0]) < NEWEST_NODE_MAJOR
+    it.skipIf(skip)(
+      `${c.name}: requests follow it, none to the old address once it stopped accepting, none lost`,
+      async () => {
+        const { a, b } = await startPair(
+          (host, port) => startUpstream({ host, port }),
+          (server) => server.port,
         )
-        send = (url, init) => fetch(url, { ...init, dispatcher } as unknown as RequestInit)
-      } else {
-        const staleguardFetch = createFetch({
-          connect: { lookup } as never,
-          ...(c.dnsRefreshInterval === undefined ? {} : { dnsRefreshInterval: c.dnsRefreshInterval }),
-        })
-        dispatcher = staleguardFetch.dispatcher
-        send = staleguardFetch as Send
-      }
-      const origin = `http://${NAME}:${a.port}`
-      const run = await moveUnderLoad(send, origin, countedHttp1(a), answer, c.afterChangeMs)
-      const stats = dispatcher.stats().origins[c.interceptor ? `http://${NEW}:${a.port}` : origin]
-      await dispatcher.close()
-      console.log(
-        `[moving name] ${c.name}: lookups ${answer.asked}; stats addresses ${JSON.stringify(stats?.addresses)}, ` +
-          `resolved ${JSON.stringify(stats?.resolvedAddresses)}`,
-      )
-      judge(
-        c.name,
-        run,
-        countedHttp1(a),
-        countedHttp1(b),
-        c.dnsRefreshInterval === undefined
-          ? // The default follows within 30 s: here, all moved before the run ended.
-            { withinMs: c.afterChangeMs - 2_000, share: 1, noneOnOldAfterStopMs: null }
-          : { withinMs: c.dnsRefreshInterval, share: 0.95, noneOnOldAfterStopMs: 2_000 },
-      )
-      // Through the interceptor the origin is an address already: nothing of staleguard's to look up.
-      expect(stats?.resolvedAddresses).toEqual(c.interceptor ? null : [NEW])
-      expect(Object.keys(stats?.addresses ?? {}).every((address) => address === NEW)).toBe(true)
-    })
+        closeAll = async () => {
+          await a.close()
+          await b.close()
+        }
+        const { lookup, answer } = movingName()
+        let send: Send
+        let dispatcher: ReturnType<typeof createDispatcher>
+        if (c.interceptor) {
+          dispatcher = createDispatcher().compose(
+            interceptors.dns({
+              maxTTL: 1_000,
+              lookup: (origin, _options, callback) => lookup(origin.hostname, { all: true }, callback as never),
+            }),
+          )
+          send = (url, init) => fetch(url, { ...init, dispatcher } as unknown as RequestInit)
+        } else {
+          const staleguardFetch = createFetch({
+            connect: { lookup } as never,
+            ...(c.dnsRefreshInterval === undefined ? {} : { dnsRefreshInterval: c.dnsRefreshInterval }),
+          })
+          dispatcher = staleguardFetch.dispatcher
+          send = staleguardFetch as Send
+        }
+        const origin = `http://${NAME}:${a.port}`
+        const run = await moveUnderLoad(send, origin, countedHttp1(a), answer, c.afterChangeMs)
+        const stats = dispatcher.stats().origins[c.interceptor ? `http://${NEW}:${a.port}` : origin]
+        await dispatcher.close()
+        console.log(
+          `[moving name] ${c.name}: lookups ${answer.asked}; stats addresses ${JSON.stringify(stats?.addresses)}, ` +
+            `resolved ${JSON.stringify(stats?.resolvedAddresses)}`,
+        )
+        judge(
+          c.name,
+          run,
+          countedHttp1(a),
+          countedHttp1(b),
+          c.dnsRefreshInterval === undefined
+            ? // The default follows within 30 s: here, all moved before the run ended.
+              { withinMs: c.afterChangeMs - 2_000, share: 1, noneOnOldAfterStopMs: null }
+            : { withinMs: c.dnsRefreshInterval, share: 0.95, noneOnOldAfterStopMs: 2_000 },
+        )
+        // Through the interceptor the origin is an address already: nothing of staleguard's to look up.
+        expect(stats?.resolvedAddresses).toEqual(c.interceptor ? null : [NEW])
+        expect(Object.keys(stats?.addresses ?? {}).every((address) => address === NEW)).toBe(true)
+      },
+    )
   }
 
   describe('over HTTP/2', () => {

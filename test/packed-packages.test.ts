@@ -57,7 +57,12 @@ interface AppSpec {
 }
 
 const APPS = {
-  express: { fixture: 'express-cjs', type: 'commonjs', tarballs: ['core', 'express'], registry: ['express@5'] },
+  express: {
+    fixture: 'express-cjs',
+    type: 'commonjs',
+    tarballs: ['core', 'express'],
+    registry: ['express@5', 'axios@1'],
+  },
   fastify: {
     fixture: 'fastify-ts',
     type: 'module',
@@ -260,9 +265,16 @@ describe('the packed packages, installed with npm in apps outside the repository
   )
 
   it(
-    'Express, CommonJS: req.fetch reaches the upstream with the incoming x-request-id',
+    'Express, CommonJS: req.fetch reaches the upstream with the incoming x-request-id, and axios goes through the installed agent',
     async () => {
-      await expectAppServes('express', ['app.cjs'])
+      await expectAppServes('express', ['app.cjs'], async (origin) => {
+        // httpAgents: true put staleguard's agent in http.globalAgent, which axios takes.
+        const response = await fetch(`${origin}/axios/items/7`)
+        expect(await response.json()).toMatchObject({
+          agent: 'StaleguardHttpAgent',
+          upstream: { path: '/items/7' },
+        })
+      })
     },
     TIMEOUT,
   )
@@ -315,7 +327,11 @@ describe('the packed packages, installed with npm in apps outside the repository
     TIMEOUT,
   )
 
-  async function expectAppServes(name: AppName, args: readonly string[]): Promise<void> {
+  async function expectAppServes(
+    name: AppName,
+    args: readonly string[],
+    more?: (origin: string) => Promise<void>,
+  ): Promise<void> {
     const app = await startApp(appDir(name), args, upstreamOrigin)
     try {
       const requestId = `packed-${name}-${process.pid}`
@@ -329,6 +345,7 @@ describe('the packed packages, installed with npm in apps outside the repository
       expect(seen?.url).toBe('/items/42')
       // Only the request id (and trace headers) go upstream: never the incoming cookie.
       expect(seen?.headers.cookie).toBeUndefined()
+      await more?.(app.origin)
     } finally {
       await app.stop()
     }

@@ -2,6 +2,14 @@ export { createDispatcher, StaleguardDispatcher } from './dispatch/staleguard-di
 export type { OriginStats, StaleguardStats } from './observe/stats.js'
 export { installGlobalDispatcher, type GlobalDispatcherInstallation } from './api/install-global-dispatcher.js'
 export { createFetch, type StaleguardFetch } from './api/create-fetch.js'
+export {
+  createHttpAgent,
+  createHttpsAgent,
+  StaleguardHttpAgent,
+  StaleguardHttpsAgent,
+  type StaleguardAgentOptions,
+} from './agents/http-agents.js'
+export { installGlobalAgents, type GlobalAgentsInstallation } from './agents/global-agents.js'
 export { createRequest, request, type StaleguardRequest, type StaleguardRequestOptions } from './api/create-request.js'
 export { isStaleSocketError } from './retry/stale-errors.js'
 export { getStaleguardDiagnostics, type StaleguardDiagnostics } from './observe/diagnostics.js'

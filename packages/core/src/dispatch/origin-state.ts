@@ -94,7 +94,7 @@ export class OriginState {
           )
     this.connect = (connectOptions, callback) => {
       path.connect(connectOptions, (...result) => {
-        if (result[0] === null) this.#adopt(result[1])
+        if (result[0] === null) this.adopt(result[1])
         else this.#onConnectFailure(performance.now())
         callback(...result)
       })
@@ -409,7 +409,11 @@ export class OriginState {
     this.#reportEvicted(closed, 0, 'address-gone')
   }
 
-  #adopt(socket: Socket): void {
+  /**
+   * A connection this origin's requests go out on, opened by its connector or by a node:http agent of the
+   * same installation: from now on it is counted, retired, evicted and learned from like every other.
+   */
+  adopt(socket: Socket): TrackedSocket {
     const record = new TrackedSocket(socket, performance.now(), this.options.maxConnectionAge)
     this.counters.socketsOpened++
     this.sockets.add(record)
@@ -420,5 +424,6 @@ export class OriginState {
       this.sockets.delete(record)
       if (this.sockets.size === 0) this.addressRefresh?.stop()
     })
+    return record
   }
 }

@@ -32,6 +32,8 @@ export const kCallScope = Symbol.for('staleguard.callScope.v1')
 const kTakesCallScope = Symbol.for('staleguard.takesCallScope.v1')
 /** The dispatcher itself behind `compose()`'s Proxy, whose methods run with the Proxy as `this`. */
 const kTarget = Symbol('staleguard.target')
+/** How the node:http agents of one installation reach the per-origin state of its dispatcher. */
+export const kOriginStateFor = Symbol('staleguard.originStateFor')
 
 /** Dispatch options marked with the request scope they are made for. */
 export type ScopedDispatchOptions = Dispatcher.DispatchOptions & { [kCallScope]?: DispatchScope }
@@ -225,6 +227,14 @@ export class StaleguardDispatcher extends UndiciDispatcher {
     if (choice.newConnection) origin.noteUnreplayableOnNewConnection(options.method, options.path)
     originPool.dispatchOn(choice.client, options, handler)
     return true
+  }
+
+  /**
+   * @internal The state of an origin, the one its fetch requests use too, for the node:http agents sharing it:
+   * one memory per origin, whichever client found its limits. Null past an inherited `maxOrigins`.
+   */
+  [kOriginStateFor](origin: string): OriginState | null {
+    return this[kTarget].#originFor(origin) ?? null
   }
 
   /** @internal */

@@ -77,6 +77,8 @@ const REASONS: Record<RetryDecision, string> = {
   'retry-disabled': 'retries are switched off for this origin',
   'dispatcher-closed': 'the dispatcher was closing, so no new connection was opened for a retry',
   'body-failed': "the request body's own source failed, so the body cannot be sent again",
+  'left-to-client':
+    'it is safe to send again on a new connection, which node:http leaves to the client: staleguard\'s axios and got integrations do that (see the README, "Every HTTP client")',
 }
 
 const kTimeoutMs = Symbol.for('staleguard.timeoutMs')

@@ -31,6 +31,11 @@ export type RetryDecision =
   | 'dispatcher-closed'
   /** The request body's own source failed (an upload being proxied was cut): the socket is not to blame. */
   | 'body-failed'
+  /**
+   * node:http agents: safe to send again on a new connection, which node:http cannot do itself; the client's
+   * staleguard integration (axios, got) does it, once.
+   */
+  | 'left-to-client'
 
 /** What the handler saw of an attempt that failed. */
 export interface FailedAttempt {

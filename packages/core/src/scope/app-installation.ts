@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Dispatcher } from 'undici'
-import { createDispatcher, type StaleguardDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { createDispatcher, StaleguardDispatcher } from '../dispatch/staleguard-dispatcher.js'
+import { type GlobalAgentsInstallation, installGlobalAgents } from '../agents/global-agents.js'
 import type { StaleguardStats } from '../observe/stats.js'
 import { mockAgentInPlace } from '../api/global-dispatcher-in-place.js'
 import { type GlobalDispatcherInstallation, installGlobalDispatcher } from '../api/install-global-dispatcher.js'
@@ -43,6 +44,7 @@ export class AppInstallation {
   /** The prototype of the last object served (null too): the getters are known to be on its chain. Until then undefined. */
   #servedPrototype: object | null | undefined = undefined
   #installation: GlobalDispatcherInstallation<Dispatcher> | null = null
+  #agents: GlobalAgentsInstallation | null = null
   #closing: Promise<void> | null = null
 
   /** Throws a `StaleguardOptionError` for any bad option, whatever was passed (see `resolveAppOptions`). */
@@ -70,6 +72,12 @@ export class AppInstallation {
         this.#owned = true
       }
     }
+    // One memory per origin for fetch and node:http alike: the agents share the dispatcher's state when it is
+    // staleguard's; beside a borrowed or mock dispatcher they keep their own, from the same options.
+    if (resolved.httpAgents)
+      this.#agents = installGlobalAgents(
+        this.dispatcher instanceof StaleguardDispatcher ? { dispatcher: this.dispatcher } : resolved.core,
+      )
   }
 
   /** Counters of the dispatcher, when it is a staleguard one. */
@@ -147,6 +155,7 @@ export class AppInstallation {
   /** Gives back the global dispatcher it installed and closes the dispatcher it built; a borrowed one is left alone. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#agents?.restore()
       await this.#installation?.restore()
       if (this.#owned) await this.dispatcher.close()
     })()

@@ -11,11 +11,18 @@ export interface AppInstallationOptions extends StaleguardOptions, RequestScopeO
   dispatcher?: Dispatcher
   /** Install the dispatcher as the process-wide one, so every other fetch is protected too. Default true. */
   installGlobal?: boolean
+  /**
+   * Also put staleguard agents in `http.globalAgent` / `https.globalAgent` at boot (`installGlobalAgents`),
+   * sharing the dispatcher's per-origin state, for clients on node:http (axios, got, node-fetch v2, the AWS
+   * SDK's handler when given `http.globalAgent`…); restored on close. Default false.
+   */
+  httpAgents?: boolean
 }
 
 /** The adapter's own keys, beside core's; the list an unknown key's error shows includes them. */
 const ADAPTER_KEYS = [
   'installGlobal',
+  'httpAgents',
   'dispatcher',
   'requestIdHeader',
   'traceHeaders',
@@ -28,6 +35,7 @@ export interface ResolvedAppOptions {
   /** A borrowed dispatcher, or null to build one from `core`. */
   readonly dispatcher: Dispatcher | null
   readonly installGlobal: boolean
+  readonly httpAgents: boolean
   readonly scope: ResolvedScopeOptions
   readonly serverTimeouts: ServerTimeouts | null
   /** What is left for the dispatcher: core's options, already validated. */
@@ -46,6 +54,7 @@ export function resolveAppOptions(options: unknown): ResolvedAppOptions {
   const {
     dispatcher,
     installGlobal = true,
+    httpAgents = false,
     requestIdHeader,
     traceHeaders,
     timeout,
@@ -55,9 +64,11 @@ export function resolveAppOptions(options: unknown): ResolvedAppOptions {
   } = options as AppInstallationOptions
   if (typeof installGlobal !== 'boolean')
     throw new StaleguardOptionError('installGlobal', 'must be true or false', installGlobal)
+  if (typeof httpAgents !== 'boolean')
+    throw new StaleguardOptionError('httpAgents', 'must be true or false', httpAgents)
   const scope = resolveScopeOptions({ requestIdHeader, traceHeaders, timeout })
   const serverTimeouts = serverTimeoutsFor({ server, behind })
-  if (dispatcher === undefined) return { dispatcher: null, installGlobal, scope, serverTimeouts, core }
+  if (dispatcher === undefined) return { dispatcher: null, installGlobal, httpAgents, scope, serverTimeouts, core }
   if (typeof dispatcher !== 'object' || dispatcher === null || typeof dispatcher.dispatch !== 'function')
     throw new StaleguardOptionError('dispatcher', 'must be an undici Dispatcher (an Agent, Pool, …)', dispatcher)
   // What is left are the dispatcher's own options, which a borrowed dispatcher already has.
@@ -68,7 +79,7 @@ export function resolveAppOptions(options: unknown): ResolvedAppOptions {
       'cannot be combined with `dispatcher`: configure the dispatcher you pass in',
       (core as Record<string, unknown>)[stray],
     )
-  return { dispatcher, installGlobal, scope, serverTimeouts, core }
+  return { dispatcher, installGlobal, httpAgents, scope, serverTimeouts, core }
 }
 
 /** Whatever was passed where the options object goes, answered with what to pass instead. */

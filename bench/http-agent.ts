@@ -1,0 +1,38 @@
+import http from 'node:http'
+import { createHttpAgent } from '@staleguard/core'
+import { type Contender, compare, pinToCpu, startBenchUpstream } from './harness.js'
+
+/**
+ * `http.request` through `createHttpAgent()` against a plain keep-alive `http.Agent` (lifo, as Node's own
+ * global agent): the price of staleguard's bookkeeping on node:http's request path.
+ */
+export async function benchHttpAgent(options: {
+  rounds: number
+  perRound: number
+  inFlight: number
+}): Promise<{ ratio: number; cpuRatio: number }> {
+  const { origin, child } = await startBenchUpstream()
+  pinToCpu(process.pid, 0)
+  const url = new URL(origin + '/items')
+  const plain = new http.Agent({ keepAlive: true, scheduling: 'lifo' })
+  const staleguard = createHttpAgent()
+  const get = (agent: http.Agent) => () =>
+    new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: url.hostname, port: url.port, path: url.pathname, agent }, (res) => {
+          res.resume()
+          res.on('end', resolve)
+          res.on('error', reject)
+        })
+        .on('error', reject)
+    })
+  const contenders: [Contender, Contender] = [
+    { name: 'http.request + http.Agent', send: get(plain) },
+    { name: 'http.request + createHttpAgent (staleguard)', send: get(staleguard) },
+  ]
+  const result = await compare('createHttpAgent vs a plain keep-alive http.Agent', contenders, options)
+  plain.destroy()
+  staleguard.destroy()
+  child.disconnect()
+  return result
+}

@@ -1,0 +1,173 @@
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { OriginState } from '../dispatch/origin-state.js'
+import type { TrackedSocket } from '../dispatch/tracked-socket.js'
+import { keepAliveMaxOf } from '../http/keep-alive-hint.js'
+import { reportRetryOutcome } from '../observe/events.js'
+import { failRequest } from './request-failure.js'
+import { RequestWatch, type RetryRoute } from './watched-request.js'
+
+export type { RetryRoute } from './watched-request.js'
+
+const kWatch = Symbol('staleguard.agentRequest')
+const kConnection = Symbol('staleguard.agentConnection')
+
+type WatchedRequest = ClientRequest & { [kWatch]?: RequestWatch; res?: IncomingMessage | null }
+
+/** A connection of an agent's origin, found from its socket by a property of its own (a WeakMap costs more per request). */
+export interface AgentConnection {
+  readonly record: TrackedSocket
+  readonly origin: OriginState
+  /** How long it may stay idle this time (the origin's limit, the server's hint), set as it goes idle. */
+  keepMs: number
+}
+
+/** node:http's socket, which names the request it carries. */
+type AgentSocket = Socket & { [kConnection]?: AgentConnection; _httpMessage?: WatchedRequest | null }
+
+/**
+ * Starts watching a request as the agent places it. No listener goes on the request: its socket's events,
+ * listened to once per connection (`markAgentConnection`), say how it ends; only a request that waits in the
+ * agent's queue, or fails after its socket closed, gets one (`watchQueued`, `catchTheFailure`).
+ */
+export function watchAgentRequest(req: ClientRequest, origin: OriginState, attempt: number, route: RetryRoute): void {
+  ;(req as WatchedRequest)[kWatch] = new RequestWatch(origin, attempt, route)
+  origin.counters.requests++
+  origin.inFlight++
+}
+
+/**
+ * The request got its socket. node:http hands it over in three places: a free socket (the agent's
+ * `reuseSocket`), a new one (its `createSocket` callback), or a socket freed while the request waited in the
+ * queue (`watchQueued`).
+ */
+export function noteSocket(req: ClientRequest, socket: Socket): void {
+  const watch = (req as WatchedRequest)[kWatch]
+  const record = (socket as AgentSocket)[kConnection]?.record
+  if (watch === undefined || record === undefined || watch.record !== null || watch.finished) return
+  const now = performance.now()
+  watch.record = record
+  watch.reused = record.requests > 0
+  watch.idleMs = watch.reused ? Math.round(now - record.idleSince) : null
+  record.idleBeforeLastWriteMs = watch.idleMs ?? 0
+  watch.bytesReadAtStart = socket.bytesRead
+  watch.requestsBefore = record.requests
+  watch.writtenAt = now
+  record.requests++
+  record.inFlight++
+  if (watch.reused) watch.origin.counters.reusedRequests++
+}
+
+/** Whether the request has its socket already (it was handed one as it was placed). */
+export function hasSocketNoted(req: ClientRequest): boolean {
+  return (req as WatchedRequest)[kWatch]?.record != null
+}
+
+/** The request waits in the agent's queue: its socket comes later (or never, if it is destroyed first). */
+export function watchQueued(req: ClientRequest): void {
+  req.once('socket', onQueuedSocket)
+  req.once('close', onQueuedClose)
+}
+
+function onQueuedSocket(this: ClientRequest, socket: Socket): void {
+  noteSocket(this, socket)
+}
+
+function onQueuedClose(this: WatchedRequest): void {
+  const watch = this[kWatch]
+  if (watch !== undefined && watch.record === null) finish(this, watch)
+}
+
+/**
+ * A connection the agent opened: its events tell how each request on it ends. `free`: answered, the socket
+ * goes back to the pool; `error` (a reset, a broken pipe): that error is the request's; `end` (the server's
+ * FIN) and `close` before an answer: node:http fails the request with a `socket hang up` of its own, caught
+ * on the request itself. These listeners come before node:http's own, which it adds per request.
+ */
+export function markAgentConnection(socket: Socket, connection: AgentConnection): void {
+  ;(socket as AgentSocket)[kConnection] = connection
+  socket.on('free', onConnectionFree)
+  socket.on('error', onConnectionError)
+  socket.on('end', onConnectionEnd)
+  socket.on('close', onConnectionClose)
+}
+
+export function agentConnectionOf(socket: Socket): AgentConnection | undefined {
+  return (socket as AgentSocket)[kConnection]
+}
+
+/** The request on this socket now and its watch, if it is staleguard's and still running. */
+function runningOn(socket: AgentSocket): [WatchedRequest, RequestWatch] | null {
+  const req = socket._httpMessage
+  const watch = req?.[kWatch]
+  return req == null || watch === undefined || watch.finished ? null : [req, watch]
+}
+
+function onConnectionFree(this: AgentSocket): void {
+  const running = runningOn(this)
+  if (running !== null) finish(running[0], running[1])
+}
+
+function onConnectionError(this: AgentSocket, error: Error): void {
+  const running = runningOn(this)
+  if (running !== null && !running[1].failed) failRequest(running[0], running[1], error)
+}
+
+function onConnectionEnd(this: AgentSocket): void {
+  const running = runningOn(this)
+  if (running !== null) catchTheFailure(running[0], running[1])
+}
+
+function onConnectionClose(this: AgentSocket): void {
+  const running = runningOn(this)
+  if (running === null) return
+  catchTheFailure(running[0], running[1])
+  finish(running[0], running[1])
+}
+
+/** Before an answer, node:http is about to fail the request with an error made on the spot: listened for. */
+function catchTheFailure(req: WatchedRequest, watch: RequestWatch): void {
+  if (watch.failed || req.res != null || req.listeners('error').includes(onFailure)) return
+  req.on('error', onFailure)
+}
+
+// A listener of ours would make an unhandled request error quiet: with no other listener, the error is thrown
+// again, as node:http's emitter would have thrown it.
+function onFailure(this: WatchedRequest, error: Error): void {
+  const watch = this[kWatch]
+  if (watch !== undefined && !watch.failed) failRequest(this, watch, error)
+  if (this.listenerCount('error') === 1) throw error
+}
+
+/** The request is over: what its response proved is learned, and its socket goes idle (or is retired). */
+function finish(req: WatchedRequest, watch: RequestWatch): void {
+  watch.finished = true
+  const { origin, record } = watch
+  origin.inFlight--
+  const now = performance.now()
+  if (req.res != null) answered(req, watch, record, req.res, now)
+  if (record !== null) origin.release(record, now)
+}
+
+/** Read once the request is over, not as the response comes: no listener on the request. */
+function answered(
+  req: ClientRequest,
+  watch: RequestWatch,
+  record: TrackedSocket | null,
+  res: IncomingMessage,
+  now: number,
+): void {
+  const { origin } = watch
+  if (watch.attempt > 1) {
+    origin.counters.retriesSucceeded++
+    const statusCode = res.statusCode ?? 0
+    reportRetryOutcome({ origin: origin.key, method: req.method, path: req.path, attempt: watch.attempt, statusCode })
+  }
+  if (record === null || watch.failed) return
+  if (watch.reused && watch.idleMs !== null) origin.onSuccessfulReuse(watch.idleMs, watch.requestsBefore, now)
+  const hint = res.headers['keep-alive']
+  // Node's servers say `timeout=5` on every response: only a hint with `max` in it is read further.
+  if (typeof hint !== 'string' || !/max/i.test(hint)) return
+  const max = keepAliveMaxOf(['keep-alive', hint])
+  if (max !== null) record.serverRequestLimit = record.requests + max
+}
