@@ -31,6 +31,10 @@ export async function benchHttpAgent(options: {
     { name: 'http.request + createHttpAgent (staleguard)', send: get(staleguard) },
   ]
   const result = await compare('createHttpAgent vs a plain keep-alive http.Agent', contenders, options)
+  const stats = staleguard.stats()
+  console.log(
+    `  staleguard: ${stats.socketsOpened} connections opened, ${stats.socketsEvicted} closed early, ${stats.unreplayableOnNewConnection} requests that cannot be sent twice put on a new one`,
+  )
   plain.destroy()
   staleguard.destroy()
   child.disconnect()

@@ -1,9 +1,19 @@
-import http, { type Agent as HttpAgent, type ClientRequest } from 'node:http'
+import type { Agent as HttpAgent, ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
 import type { OriginState } from '../dispatch/origin-state.js'
-import { trackedSocketOf } from '../dispatch/tracked-socket.js'
 import type { StaleguardStats } from '../observe/stats.js'
 import { IdleSweep } from './idle-sweep.js'
+import type { NodeAgent, RequestSocketOptions } from './node-agent.js'
+import {
+  everyFreeSocket,
+  nextFreeSocket,
+  placeByNode,
+  placeHiding,
+  retireSuspects,
+  suspectSockets,
+} from './socket-placement.js'
+
+import type { RequestWatch } from './watched-request.js'
 import { isSafeToSendTwice } from './request-failure.js'
 import {
   type RetryRoute,
@@ -20,27 +30,6 @@ export interface OriginRegistry {
   stats(): StaleguardStats
 }
 
-/** What node:http's Agent does and its types leave out. */
-export interface AgentInternals {
-  addRequest(req: ClientRequest, options: RequestSocketOptions): void
-  readonly options: { readonly timeout?: number }
-  readonly freeSockets: Record<string, Socket[] | undefined>
-  readonly keepAliveMsecs: number
-}
-
-/** The part of a request's options that names its connection (node:http's `getName`). */
-export interface RequestSocketOptions {
-  readonly host?: string | null
-  readonly hostname?: string | null
-  readonly port?: number | string | null
-  readonly [option: string]: unknown
-}
-
-type NodeAgent = HttpAgent & AgentInternals
-
-/** node:http's own placing of a request (both agent classes inherit it from `http.Agent`). */
-const placeByNode = (http.Agent.prototype as unknown as AgentInternals).addRequest
-
 /**
  * The staleguard side of one node:http agent (`createHttpAgent`, `createHttpsAgent`): the per-origin state
  * it shares with the dispatcher, and the three moments node:http lets an agent act on (a connection opened,
@@ -53,6 +42,10 @@ export class AgentSockets {
   readonly #sweep: IdleSweep
   /** How its requests are sent again: through its retry agent (one per agent, made on the first request). */
   #route: RetryRoute | null = null
+  /** Per origin, the request sent out to scout its suspect sockets (see `addRequest`). */
+  readonly #scouts = new WeakMap<OriginState, RequestWatch>()
+  /** Per origin, the pool bucket (node:http's `getName`) its last connection was opened for. */
+  readonly #buckets = new WeakMap<OriginState, string>()
   /** The last `Keep-Alive` hint read, and the idle it allows (most servers send the same one every time). */
   #lastHint: string | null = null
   #lastHintMs = 0
@@ -98,13 +91,21 @@ export class AgentSockets {
     if (socket == null || agentConnectionOf(socket) !== undefined) return
     const origin = this.originOf(options, agent)
     if (origin === null) return
+    // node:http names the pool bucket it opens the connection for (`_agentKey`): the origin's requests go there.
+    const bucket = typeof options._agentKey === 'string' ? options._agentKey : null
+    if (bucket !== null) this.#buckets.set(origin, bucket)
     markAgentConnection(socket, { record: origin.adopt(socket), origin, keepMs: origin.options.keepAliveTimeout })
   }
 
   /**
-   * Places a request: one that cannot be sent twice (a POST without `Idempotency-Key`) takes no socket idle
-   * longer than the origin has proven safe; such sockets are closed, and it gets a proven one or a new one.
-   * `attempt` 2 is an integration's retry, which goes on a new connection. Then node:http places it.
+   * Places a request. While the origin has a socket idle longer than it has proven safe (a suspect):
+   * - one that cannot be sent twice (a POST without `Idempotency-Key`) takes none (they are closed), and gets
+   *   a proven socket or a new one;
+   * - one that can may scout: the first takes what node:http gives it, suspect or not, and while it is out
+   *   the others take no suspect (a proven socket, or a new connection). Its answer proves the suspects
+   *   alive; its failure closes them. So an idle gap costs at most one stale failure, which the client's
+   *   integration retries, instead of one per socket pooled.
+   * `attempt` 2 is an integration's retry, which goes on a new connection.
    */
   addRequest(
     agent: NodeAgent,
@@ -119,16 +120,44 @@ export class AgentSockets {
       return
     }
     this.#route ??= { agent: retryAgent, protocol: this.#protocol }
-    watchAgentRequest(req, origin, attempt, this.#route)
-    if (attempt > 1) placeOnNewConnection(agent, req, options)
-    else {
-      if (origin.options.protectUnreplayable && !isSafeToSendTwice(req, origin)) {
-        const now = performance.now()
-        if (origin.hasSuspectIdleSocket(now)) this.#retireSuspects(agent, origin, req, options, now)
-      }
-      placeByNode.call(agent, req, options)
-    }
+    const watch = watchAgentRequest(req, origin, attempt, this.#route)
+    if (attempt > 1) placeHiding(agent, origin, req, options, everyFreeSocket)
+    else this.#placeFirst(agent, origin, watch, req, options)
     if (!hasSocketNoted(req)) watchQueued(req)
+  }
+
+  #placeFirst(
+    agent: NodeAgent,
+    origin: OriginState,
+    watch: RequestWatch,
+    req: ClientRequest,
+    options: RequestSocketOptions,
+  ): void {
+    const now = performance.now()
+    if (!origin.options.protectUnreplayable || !origin.hasSuspectIdleSocket(now)) {
+      placeByNode.call(agent, req, options)
+      return
+    }
+    if (!isSafeToSendTwice(req, origin)) {
+      retireSuspects(agent, origin, req, options, now)
+      placeByNode.call(agent, req, options)
+      return
+    }
+    // Only when node:http's own pick is one: a few sockets at the bottom of a busy pool often idle that long.
+    const bucket = this.#buckets.get(origin)
+    const pick = bucket === undefined ? undefined : nextFreeSocket(agent, bucket)
+    const pickRecord = pick === undefined ? undefined : agentConnectionOf(pick)?.record
+    if (pickRecord === undefined || !origin.suspects(pickRecord, now)) {
+      placeByNode.call(agent, req, options)
+      return
+    }
+    const scout = this.#scouts.get(origin)
+    if (scout !== undefined && !scout.finished) {
+      placeHiding(agent, origin, req, options, suspectSockets(origin, now))
+      return
+    }
+    this.#scouts.set(origin, watch)
+    placeByNode.call(agent, req, options)
   }
 
   /**
@@ -170,39 +199,5 @@ export class AgentSockets {
     this.#lastHint = hint
     this.#lastHintMs = idle
     return idle
-  }
-
-  #retireSuspects(
-    agent: NodeAgent,
-    origin: OriginState,
-    req: ClientRequest,
-    options: RequestSocketOptions,
-    now: number,
-  ): void {
-    const name = agent.getName({ ...options, ...agent.options } as Parameters<HttpAgent['getName']>[0])
-    const free = agent.freeSockets[name]
-    if (free === undefined || free.length === 0) return
-    let retired = 0
-    for (let i = free.length - 1; i >= 0; i--) {
-      const record = trackedSocketOf(free[i]!)
-      if (record === null || !origin.suspects(record, now)) continue
-      free.splice(i, 1)
-      origin.retireSuspect(record)
-      retired++
-    }
-    if (free.length === 0) delete agent.freeSockets[name]
-    if (retired > 0 && free.length === 0) origin.noteUnreplayableOnNewConnection(req.method, req.path)
-  }
-}
-
-/** node:http places it with no free socket in sight: on a new connection, or queued for the next socket freed. */
-function placeOnNewConnection(agent: NodeAgent, req: ClientRequest, options: RequestSocketOptions): void {
-  const name = agent.getName({ ...options, ...agent.options } as Parameters<HttpAgent['getName']>[0])
-  const free = agent.freeSockets[name]
-  if (free !== undefined) delete agent.freeSockets[name]
-  try {
-    placeByNode.call(agent, req, options)
-  } finally {
-    if (free !== undefined && free.length > 0) agent.freeSockets[name] = free
   }
 }

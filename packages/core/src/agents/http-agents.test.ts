@@ -99,6 +99,23 @@ describe('createHttpAgent', () => {
     expect(getStaleguardDiagnostics(post)?.retryDecision).toBe('not-idempotent')
   })
 
+  it('after an idle gap sends one GET to scout the suspect sockets and the others on new connections', async () => {
+    // The second request on every connection meets a socket the server has forgotten.
+    const { port, connections } = await serve((req, res, nth) => (nth === 1 ? res.end('ok') : req.socket.destroy()))
+    const agent = createHttpAgent({ keepAliveTimeout: 4000 })
+    closers.push(() => agent.destroy())
+    await Promise.all([send(agent, port), send(agent, port), send(agent, port)])
+    await sleep(300)
+    const outcomes = await Promise.allSettled([send(agent, port), send(agent, port), send(agent, port)])
+    // Node's own agent would put all three on the three dead sockets.
+    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(1)
+    expect(connections()).toBe(5)
+    const stats = agent.stats()
+    expect(stats.staleFailures).toBe(1)
+    // The scout's failure closed the two sockets it stood for.
+    expect(stats.socketsEvicted).toBe(2)
+  })
+
   it('puts a POST without Idempotency-Key on a new connection rather than on a socket idle longer than proven', async () => {
     const { port, connections } = await serve()
     const agent = createHttpAgent({ keepAliveTimeout: 4000 })

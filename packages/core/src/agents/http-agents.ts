@@ -5,12 +5,12 @@ import type { Duplex } from 'node:stream'
 import type { StaleguardStats } from '../observe/stats.js'
 import type { StaleguardDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { type StaleguardAgentOptions, prepareAgent } from './agent-options.js'
-import { type AgentInternals, AgentSockets, type RequestSocketOptions } from './agent-sockets.js'
+import { AgentSockets } from './agent-sockets.js'
+import type { NodeAgent, RequestSocketOptions } from './node-agent.js'
 import { noteSocket } from './request-watch.js'
 
 export type { StaleguardAgentOptions } from './agent-options.js'
 
-type NodeAgent = http.Agent & AgentInternals
 type ConnectionCallback = (error: Error | null, socket: Duplex) => void
 
 const createSocketByNode = (

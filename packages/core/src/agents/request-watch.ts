@@ -30,10 +30,17 @@ type AgentSocket = Socket & { [kConnection]?: AgentConnection; _httpMessage?: Wa
  * listened to once per connection (`markAgentConnection`), say how it ends; only a request that waits in the
  * agent's queue, or fails after its socket closed, gets one (`watchQueued`, `catchTheFailure`).
  */
-export function watchAgentRequest(req: ClientRequest, origin: OriginState, attempt: number, route: RetryRoute): void {
-  ;(req as WatchedRequest)[kWatch] = new RequestWatch(origin, attempt, route)
+export function watchAgentRequest(
+  req: ClientRequest,
+  origin: OriginState,
+  attempt: number,
+  route: RetryRoute,
+): RequestWatch {
+  const watch = new RequestWatch(origin, attempt, route)
+  ;(req as WatchedRequest)[kWatch] = watch
   origin.counters.requests++
   origin.inFlight++
+  return watch
 }
 
 /**
@@ -82,7 +89,9 @@ function onQueuedClose(this: WatchedRequest): void {
  * A connection the agent opened: its events tell how each request on it ends. `free`: answered, the socket
  * goes back to the pool; `error` (a reset, a broken pipe): that error is the request's; `end` (the server's
  * FIN) and `close` before an answer: node:http fails the request with a `socket hang up` of its own, caught
- * on the request itself. These listeners come before node:http's own, which it adds per request.
+ * on the request itself. These listeners come before node:http's own, which it adds per request. The
+ * error is read from its own event, not from `socket.errored` at `close`: a socket's close comes from its
+ * handle a loop iteration later, after the client (axios) has already handed the error to its promise chain.
  */
 export function markAgentConnection(socket: Socket, connection: AgentConnection): void {
   ;(socket as AgentSocket)[kConnection] = connection

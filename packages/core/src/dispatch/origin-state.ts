@@ -153,10 +153,10 @@ export class OriginState {
     return this.#isSuspect(record, now, this.#lessons.affordableIdleMs, this.#lessons.doubtedRequestLimit)
   }
 
-  /** Closes an idle socket that has been idle too long for the request about to take its Client. */
-  retireSuspect(record: TrackedSocket): void {
+  /** Closes an idle socket that has been idle too long for the request about to take its Client (or its place). */
+  retireSuspect(record: TrackedSocket, reason: 'unreplayable-request' | 'scouted' = 'unreplayable-request'): void {
     this.#destroy(record)
-    this.#reportEvicted(1, this.#lessons.affordableIdleMs, 'unreplayable-request')
+    this.#reportEvicted(1, this.#lessons.affordableIdleMs, reason)
   }
 
   /** A request that cannot be replayed went on a new connection, for want of a socket proven safe: counted and said. */

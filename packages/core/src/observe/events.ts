@@ -60,8 +60,10 @@ export interface EvictEvent {
    * `unreplayable-request`: idle longer than the origin has proven safe, closed so that a request that cannot
    * be replayed goes out on a new connection in its place (see {@link UnreplayableRequestEvent}).
    * `address-gone`: connected to an address the origin's name no longer resolves to (`dnsRefreshInterval`).
+   * `scouted`: a node:http agent's socket idle longer than proven, closed so that a request goes out on a new
+   * connection in its place while another request tests such sockets (the agents' scout).
    */
-  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime' | 'unreplayable-request' | 'address-gone'
+  readonly reason: 'stale-failure' | 'idle-limit' | 'lifetime' | 'unreplayable-request' | 'address-gone' | 'scouted'
 }
 
 /** Payload of `staleguard:idle-limit`: the idle limit an origin's sockets are retired after changed. */
