@@ -11,8 +11,16 @@ export interface AgentRetry {
   readonly agent: HttpAgent
   /** The agent's protocol: which of a client's agent options it goes in. */
   readonly protocol: 'http:' | 'https:'
-  /** Counts the retry and says so (`staleguard:retry`, NODE_DEBUG), once, as it is sent. */
-  sending(): void
+  /**
+   * The method of the request that failed: the client sends the request again only if it is the one it
+   * asked for (a redirect may have turned a POST into a GET on the way).
+   */
+  readonly method: string
+  /**
+   * Asks the origin's retry budget, then counts the retry and says so (`staleguard:retry`, NODE_DEBUG); false:
+   * the budget is spent, do not send it. The same answer every time it is asked.
+   */
+  sending(): boolean
 }
 
 const kAgentRetry = Symbol.for('staleguard.agentRetry.v1')

@@ -44,6 +44,9 @@ export class AgentSockets {
   #route: RetryRoute | null = null
   /** Per origin, the request sent out to scout its suspect sockets (see `addRequest`). */
   readonly #scouts = new WeakMap<OriginState, RequestWatch>()
+  /** Set while node:http opens a connection: hears the options `createConnection` is given. */
+  connecting: ((options: RequestSocketOptions) => void) | null = null
+  #closed = false
   /** Per origin, the pool bucket (node:http's `getName`) its last connection was opened for. */
   readonly #buckets = new WeakMap<OriginState, string>()
   /** The last `Keep-Alive` hint read, and the idle it allows (most servers send the same one every time). */
@@ -67,8 +70,10 @@ export class AgentSockets {
   #lastOrigin: OriginState | null = null
 
   originOf(options: RequestSocketOptions, agent: NodeAgent): OriginState | null {
-    const host = options.host ?? options.hostname ?? (agent.options as RequestSocketOptions).host ?? 'localhost'
-    const port = options.port ?? (agent.options as RequestSocketOptions).port ?? this.#defaultPort
+    // The agent's own options win over the request's, as in node:http.
+    const own = agent.options as RequestSocketOptions
+    const host = own.host ?? options.host ?? options.hostname ?? 'localhost'
+    const port = own.port ?? options.port ?? this.#defaultPort
     const last = this.#lastOrigin
     // An origin with sockets or requests is never forgotten by its registry: the one remembered here is its.
     if (
@@ -94,7 +99,13 @@ export class AgentSockets {
     // node:http names the pool bucket it opens the connection for (`_agentKey`): the origin's requests go there.
     const bucket = typeof options._agentKey === 'string' ? options._agentKey : null
     if (bucket !== null) this.#buckets.set(origin, bucket)
-    markAgentConnection(socket, { record: origin.adopt(socket), origin, keepMs: origin.options.keepAliveTimeout })
+    markAgentConnection(socket, {
+      // The agent resolves the name itself (its own lookup, Node's proxy): the origin's refresh is not its.
+      record: origin.adopt(socket, false),
+      origin,
+      keepMs: origin.options.keepAliveTimeout,
+      running: null,
+    })
   }
 
   /**
@@ -169,14 +180,17 @@ export class AgentSockets {
   keep(socket: Socket, agent: NodeAgent): boolean | undefined {
     const connection = agentConnectionOf(socket)
     if (connection === undefined) return undefined
-    if (socket.destroyed) return false
+    if (socket.destroyed || this.#closed) return false
+    // What node:http's own does: the app's agent `timeout` back on the socket, which the response took off.
+    const own = agent.options.timeout
+    const timeout = typeof own === 'number' && own > 0 ? own : 0
+    if (socket.timeout !== timeout) socket.setTimeout(timeout)
     const { keepAliveTimeout, keepAliveMaxTimeout } = connection.origin.options
     let idle = keepAliveTimeout
     const hint = (socket as { _httpMessage?: { res?: { headers: Record<string, unknown> } } })._httpMessage?.res
       ?.headers['keep-alive']
     if (typeof hint === 'string') idle = Math.min(keepAliveMaxTimeout, this.#hintedIdle(hint, keepAliveTimeout))
-    const own = agent.options.timeout
-    if (typeof own === 'number' && own > 0) idle = Math.min(idle, own)
+    if (timeout > 0) idle = Math.min(idle, timeout)
     if (idle < 1) return false
     connection.keepMs = Math.floor(idle)
     this.#sweep.watch(connection.record.idleSince, connection.keepMs)
@@ -185,8 +199,9 @@ export class AgentSockets {
     return true
   }
 
-  /** The agent is destroyed: its sockets are gone, and so is the sweep's timer. */
+  /** The agent is closed or destroyed: no socket is kept idle any more, and the sweep's timer goes. */
   stop(): void {
+    this.#closed = true
     this.#sweep.stop()
   }
 
@@ -194,8 +209,10 @@ export class AgentSockets {
   #hintedIdle(hint: string, fallback: number): number {
     if (hint === this.#lastHint) return this.#lastHintMs
     const seconds = /timeout=(\d+)/i.exec(hint)?.[1]
-    const hintMs = seconds === undefined ? Number.NaN : Number(seconds) * 1000
-    const idle = Number.isNaN(hintMs) ? fallback : hintMs > 2000 ? hintMs - 1000 : hintMs / 2
+    // Without a timeout the origin's own limit stands, and that one is not this agent's to remember.
+    if (seconds === undefined) return fallback
+    const hintMs = Number(seconds) * 1000
+    const idle = hintMs > 2000 ? hintMs - 1000 : hintMs / 2
     this.#lastHint = hint
     this.#lastHintMs = idle
     return idle

@@ -44,6 +44,8 @@ export function installGlobalAgents(options: StaleguardAgentOptions = {}): Globa
     ...base,
     agentOptions: { ...inheritedHttps, ...cap, ...options.agentOptions },
   })
+  const installed: Installed = { httpAgent, httpsAgent, previousHttp, previousHttps }
+  installations.push(installed)
   http.globalAgent = httpAgent
   https.globalAgent = httpsAgent
   let restored = false
@@ -53,13 +55,36 @@ export function installGlobalAgents(options: StaleguardAgentOptions = {}): Globa
     restore() {
       if (restored) return
       restored = true
-      if (http.globalAgent === httpAgent) http.globalAgent = previousHttp
-      if (https.globalAgent === httpsAgent) https.globalAgent = previousHttps
-      httpAgent.destroy()
-      httpsAgent.destroy()
+      giveBack(installed)
+      // Requests in flight finish; their sockets close as they come free, the idle ones now.
+      httpAgent.close()
+      httpsAgent.close()
       void shared?.ownRegistry?.close()
     },
   }
+}
+
+interface Installed {
+  readonly httpAgent: http.Agent
+  readonly httpsAgent: https.Agent
+  previousHttp: http.Agent
+  previousHttps: https.Agent
+}
+
+/** Every installation not restored yet, in the order made: restored out of order, the chain still holds. */
+const installations: Installed[] = []
+
+function giveBack(installed: Installed): void {
+  const at = installations.indexOf(installed)
+  if (at === -1) return
+  installations.splice(at, 1)
+  // The one installed over it now stands on what it stood on.
+  const above = installations.find((other) => other.previousHttp === installed.httpAgent)
+  if (above !== undefined) above.previousHttp = installed.previousHttp
+  const aboveHttps = installations.find((other) => other.previousHttps === installed.httpsAgent)
+  if (aboveHttps !== undefined) aboveHttps.previousHttps = installed.previousHttps
+  if (http.globalAgent === installed.httpAgent) http.globalAgent = installed.previousHttp
+  if (https.globalAgent === installed.httpsAgent) https.globalAgent = installed.previousHttps
 }
 
 /** The options node:http's own Agent was made with; any other agent's cannot be known. */
@@ -75,5 +100,11 @@ function settingsOf(agent: http.Agent, module: 'http' | 'https', NodeAgent: type
     )
   }
   const { path: _path, ...settings } = (agent as unknown as { options: HttpsAgentOptions & { path?: unknown } }).options
+  // Set on the agent after it was made (`http.globalAgent.maxSockets = 50`): those win over its options.
+  const set = agent as unknown as Record<string, unknown>
+  for (const key of ['maxSockets', 'maxFreeSockets', 'maxTotalSockets', 'keepAliveMsecs', 'scheduling'] as const) {
+    const value = set[key]
+    if (value !== undefined && value !== Number.POSITIVE_INFINITY) (settings as Record<string, unknown>)[key] = value
+  }
   return settings
 }

@@ -147,6 +147,49 @@ describe('createHttpAgent', () => {
     expect(stats.origins[`http://127.0.0.1:${port}`]?.activeSockets).toBe(0)
   })
 
+  it("hands a FIN's `socket hang up` to a caller listening with `once` (got does), without throwing it again", async () => {
+    const { port } = await serve((req, res, nth) => (nth === 1 ? res.end('ok') : req.socket.end()))
+    const agent = createHttpAgent()
+    closers.push(() => agent.destroy())
+    await send(agent, port)
+    const error = await new Promise<Error>((resolve) => {
+      http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume()).once('error', resolve)
+    })
+    expect(error.message).toBe('socket hang up')
+    expect(getStaleguardDiagnostics(error)?.retryDecision).toBe('left-to-client')
+    // An uncaught exception would fail the run before this line.
+    await sleep(20)
+  })
+
+  it("keeps the app's agent `timeout` on reused sockets, as node:http does", async () => {
+    const { port } = await serve()
+    const agent = createHttpAgent({ agentOptions: { timeout: 1234 } })
+    closers.push(() => agent.destroy())
+    await send(agent, port)
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, agent }, (res) => {
+        res.resume()
+        resolve(req.socket as net.Socket)
+      })
+      req.on('error', reject)
+    })
+    expect(socket.timeout).toBe(1234)
+  })
+
+  it('counts a request destroyed before it was written as over (nothing stays in flight)', async () => {
+    const { port } = await serve()
+    const agent = createHttpAgent()
+    closers.push(() => agent.destroy())
+    await send(agent, port)
+    const req = http.get({ host: '127.0.0.1', port, agent })
+    req.on('error', () => {})
+    req.destroy()
+    await sleep(50)
+    await send(agent, port)
+    expect(agent.stats().origins[`http://127.0.0.1:${port}`]?.activeSockets).toBe(0)
+    expect(agent.stats().requests).toBe(3)
+  })
+
   it('throws a request error nobody listens for, as node:http does', async () => {
     const { port } = await serve()
     const agent = createHttpAgent()
@@ -193,6 +236,16 @@ describe('installGlobalAgents', () => {
     installation.restore()
     expect(http.globalAgent).toBe(own)
     expect(https.globalAgent).toBe(previousHttps)
+
+    // Out of order: the first installation restored while a second stands on it.
+    own.maxSockets = 7
+    const first = installGlobalAgents()
+    expect(first.httpAgent.maxSockets).toBe(7)
+    const second = installGlobalAgents()
+    first.restore()
+    expect(http.globalAgent).toBe(second.httpAgent)
+    second.restore()
+    expect(http.globalAgent).toBe(own)
 
     class KeepAliveAgent extends http.Agent {}
     const custom = new KeepAliveAgent({ keepAlive: true })

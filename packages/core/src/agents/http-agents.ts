@@ -34,13 +34,39 @@ const agentMoments = {
   ): void {
     sockets.addRequest(agent, req, options, attempt, retryAgent)
   },
-  connected(
+  /**
+   * node:http opens a connection for a request. The socket it hands the request (the callback's) is the one
+   * adopted, not the one `createConnection` returns: through Node's own proxy tunnel (`proxyEnv`) they differ.
+   */
+  createSocket(
     agent: NodeAgent,
     sockets: AgentSockets,
+    req: ClientRequest,
     options: RequestSocketOptions,
-    socket: Duplex | null | undefined,
+    callback: ConnectionCallback,
   ): void {
-    sockets.adopt(socket as Socket | null | undefined, options, agent)
+    let connectOptions = options
+    const outer = sockets.connecting
+    sockets.connecting = (given) => {
+      connectOptions = given
+    }
+    try {
+      createSocketByNode.call(agent, req, options, (error, socket) => {
+        if (error == null && socket != null) {
+          sockets.adopt(socket as Socket, connectOptions, agent)
+          noteSocket(req, socket as Socket)
+        }
+        callback(error, socket)
+      })
+    } finally {
+      sockets.connecting = outer
+    }
+  },
+  /** No socket is kept idle from now on: the idle ones close now, the busy ones as their request ends. */
+  close(agent: NodeAgent, sockets: AgentSockets, ownRegistry: StaleguardDispatcher | null): void {
+    sockets.stop()
+    for (const name in agent.freeSockets) for (const socket of agent.freeSockets[name] ?? []) socket.destroy()
+    void ownRegistry?.close()
   },
   /** An agent whose requests go on a new connection of the same pool: the one a retry is sent through. */
   retryAgentOf(agent: NodeAgent, sockets: AgentSockets): http.Agent {
@@ -80,9 +106,8 @@ export class StaleguardHttpAgent extends http.Agent {
 
   /** @internal node:http's own: a connection opened is adopted by its origin. */
   override createConnection(options: http.ClientRequestArgs, callback?: ConnectionCallback): Duplex | null | undefined {
-    const socket = super.createConnection(options, callback)
-    agentMoments.connected(this as unknown as NodeAgent, this.#sockets, options as RequestSocketOptions, socket)
-    return socket
+    this.#sockets.connecting?.(options as RequestSocketOptions)
+    return super.createConnection(options, callback)
   }
 
   /** @internal node:http's own: a free socket handed to a request. */
@@ -93,10 +118,7 @@ export class StaleguardHttpAgent extends http.Agent {
 
   /** @internal node:http's own, not in its types: a new connection, handed to the request in `callback`. */
   createSocket(req: ClientRequest, options: RequestSocketOptions, callback: ConnectionCallback): void {
-    createSocketByNode.call(this, req, options, (error, socket) => {
-      if (error === null) noteSocket(req, socket as Socket)
-      callback(error, socket)
-    })
+    agentMoments.createSocket(this as unknown as NodeAgent, this.#sockets, req, options, callback)
   }
 
   /** @internal node:http's own: how long a socket going idle is kept (`AgentSockets.keep`). */
@@ -112,7 +134,15 @@ export class StaleguardHttpAgent extends http.Agent {
     return this.#sockets.registry.stats()
   }
 
-  /** Closes every socket, as node:http's `destroy()` does, and lets go of what the agent made for itself. */
+  /**
+   * Closes the agent gently: requests in flight finish, each socket closes as it comes free, the idle ones
+   * now. (`installGlobalAgents().restore()` and the adapters' close use it.)
+   */
+  close(): void {
+    agentMoments.close(this as unknown as NodeAgent, this.#sockets, this.#ownRegistry)
+  }
+
+  /** Closes every socket at once, busy ones too, as node:http's `destroy()` does, and lets go of what the agent made for itself. */
   override destroy(): void {
     super.destroy()
     this.#sockets.stop()
@@ -141,9 +171,8 @@ export class StaleguardHttpsAgent extends https.Agent {
 
   /** @internal node:http's own: a connection opened is adopted by its origin. */
   override createConnection(options: http.ClientRequestArgs, callback?: ConnectionCallback): Duplex | null | undefined {
-    const socket = super.createConnection(options, callback)
-    agentMoments.connected(this as unknown as NodeAgent, this.#sockets, options as RequestSocketOptions, socket)
-    return socket
+    this.#sockets.connecting?.(options as RequestSocketOptions)
+    return super.createConnection(options, callback)
   }
 
   /** @internal node:http's own: a free socket handed to a request. */
@@ -154,10 +183,7 @@ export class StaleguardHttpsAgent extends https.Agent {
 
   /** @internal node:http's own, not in its types: a new connection, handed to the request in `callback`. */
   createSocket(req: ClientRequest, options: RequestSocketOptions, callback: ConnectionCallback): void {
-    createSocketByNode.call(this, req, options, (error, socket) => {
-      if (error === null) noteSocket(req, socket as Socket)
-      callback(error, socket)
-    })
+    agentMoments.createSocket(this as unknown as NodeAgent, this.#sockets, req, options, callback)
   }
 
   /** @internal node:http's own: how long a socket going idle is kept (`AgentSockets.keep`). */
@@ -173,7 +199,12 @@ export class StaleguardHttpsAgent extends https.Agent {
     return this.#sockets.registry.stats()
   }
 
-  /** Closes every socket, as node:https's `destroy()` does, and lets go of what the agent made for itself. */
+  /** Closes the agent gently: requests in flight finish, each socket closes as it comes free, the idle ones now. */
+  close(): void {
+    agentMoments.close(this as unknown as NodeAgent, this.#sockets, this.#ownRegistry)
+  }
+
+  /** Closes every socket at once, busy ones too, as node:https's `destroy()` does, and lets go of what the agent made for itself. */
   override destroy(): void {
     super.destroy()
     this.#sockets.stop()

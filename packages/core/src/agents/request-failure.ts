@@ -35,13 +35,15 @@ export function failRequest(req: ClientRequest, watch: RequestWatch, error: Erro
       ? (kind as RetryDecision)
       : leftToClient(
           retryDecisionFor({
+            // Once, whatever `retry.maxRetries` says: a retry that fails stale too is not sent a third time.
             retry: origin.options.retry,
-            attempt,
+            attempt: attempt > 1 ? Number.POSITIVE_INFINITY : attempt,
             safeToSendTwice: isSafeToSendTwice(req, origin),
             // The client knows its body; its integration checks that it can be sent again.
             body: 'reusable',
             closing: false,
-            takeFromBudget: () => origin.budget?.tryTakeRetry(now) ?? true,
+            // Taken when the integration sends it (`AgentRetry.sending`): a client without one spends none.
+            takeFromBudget: () => true,
           }),
         )
   const facts: StaleFailureFacts = {
@@ -66,16 +68,23 @@ export function failRequest(req: ClientRequest, watch: RequestWatch, error: Erro
 }
 
 function retryOf(watch: RequestWatch, facts: StaleFailureFacts): AgentRetry {
-  let sent = false
+  let sent: boolean | null = null
   return {
     agent: watch.route.agent,
     protocol: watch.route.protocol,
+    method: facts.method,
     sending() {
-      if (sent) return
-      sent = true
+      if (sent !== null) return sent
+      const budget = watch.origin.budget
+      sent = budget === null || budget.tryTakeRetry(performance.now())
+      if (!sent) {
+        watch.origin.counters.retriesDeniedByBudget++
+        return false
+      }
       watch.origin.counters.retries++
       const { origin, method, path, idleMs, error } = facts
       reportRetry({ origin, method, path, idleMs, attempt: watch.attempt + 1, requestId: undefined, error }, undefined)
+      return true
     },
   }
 }

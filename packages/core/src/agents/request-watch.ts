@@ -5,22 +5,14 @@ import type { TrackedSocket } from '../dispatch/tracked-socket.js'
 import { keepAliveMaxOf } from '../http/keep-alive-hint.js'
 import { reportRetryOutcome } from '../observe/events.js'
 import { failRequest } from './request-failure.js'
-import { RequestWatch, type RetryRoute } from './watched-request.js'
+import { type AgentConnection, RequestWatch, type RetryRoute } from './watched-request.js'
 
-export type { RetryRoute } from './watched-request.js'
+export type { AgentConnection, RetryRoute } from './watched-request.js'
 
 const kWatch = Symbol('staleguard.agentRequest')
 const kConnection = Symbol('staleguard.agentConnection')
 
 type WatchedRequest = ClientRequest & { [kWatch]?: RequestWatch; res?: IncomingMessage | null }
-
-/** A connection of an agent's origin, found from its socket by a property of its own (a WeakMap costs more per request). */
-export interface AgentConnection {
-  readonly record: TrackedSocket
-  readonly origin: OriginState
-  /** How long it may stay idle this time (the origin's limit, the server's hint), set as it goes idle. */
-  keepMs: number
-}
 
 /** node:http's socket, which names the request it carries. */
 type AgentSocket = Socket & { [kConnection]?: AgentConnection; _httpMessage?: WatchedRequest | null }
@@ -50,10 +42,13 @@ export function watchAgentRequest(
  */
 export function noteSocket(req: ClientRequest, socket: Socket): void {
   const watch = (req as WatchedRequest)[kWatch]
-  const record = (socket as AgentSocket)[kConnection]?.record
-  if (watch === undefined || record === undefined || watch.record !== null || watch.finished) return
+  const connection = (socket as AgentSocket)[kConnection]
+  if (watch === undefined || connection === undefined || watch.record !== null || watch.finished) return
+  const { record } = connection
   const now = performance.now()
   watch.record = record
+  watch.connection = connection
+  connection.running = req
   watch.reused = record.requests > 0
   watch.idleMs = watch.reused ? Math.round(now - record.idleSince) : null
   record.idleBeforeLastWriteMs = watch.idleMs ?? 0
@@ -95,19 +90,25 @@ function onQueuedClose(this: WatchedRequest): void {
  */
 export function markAgentConnection(socket: Socket, connection: AgentConnection): void {
   ;(socket as AgentSocket)[kConnection] = connection
-  socket.on('free', onConnectionFree)
+  // Before the agent's own 'free' listener, which lets go of the request.
+  socket.prependListener('free', onConnectionFree)
   socket.on('error', onConnectionError)
   socket.on('end', onConnectionEnd)
   socket.on('close', onConnectionClose)
+  socket.once('agentRemove', onConnectionRemoved)
 }
 
 export function agentConnectionOf(socket: Socket): AgentConnection | undefined {
   return (socket as AgentSocket)[kConnection]
 }
 
-/** The request on this socket now and its watch, if it is staleguard's and still running. */
+/**
+ * The request on this socket now and its watch, if it is staleguard's and still running: the connection's
+ * own note of it (node:http's `_httpMessage` is set a tick after the socket is handed over on Node 20 and 22,
+ * and let go before `close` on an upgrade).
+ */
 function runningOn(socket: AgentSocket): [WatchedRequest, RequestWatch] | null {
-  const req = socket._httpMessage
+  const req = socket[kConnection]?.running as WatchedRequest | null | undefined
   const watch = req?.[kWatch]
   return req == null || watch === undefined || watch.finished ? null : [req, watch]
 }
@@ -134,24 +135,39 @@ function onConnectionClose(this: AgentSocket): void {
   finish(running[0], running[1])
 }
 
+/**
+ * The socket left the pool for its caller (an upgrade, a CONNECT tunnel): the request is over, and the
+ * socket's events are the caller's alone from now on (an error on it must reach the caller unheard by us).
+ */
+function onConnectionRemoved(this: AgentSocket): void {
+  const running = runningOn(this)
+  if (running !== null) finish(running[0], running[1])
+  this.removeListener('free', onConnectionFree)
+  this.removeListener('error', onConnectionError)
+  this.removeListener('end', onConnectionEnd)
+  this.removeListener('close', onConnectionClose)
+}
+
 /** Before an answer, node:http is about to fail the request with an error made on the spot: listened for. */
 function catchTheFailure(req: WatchedRequest, watch: RequestWatch): void {
   if (watch.failed || req.res != null || req.listeners('error').includes(onFailure)) return
-  req.on('error', onFailure)
+  // First in line and once: the caller's own listeners (got's are all `once`) are still there when it runs.
+  req.prependOnceListener('error', onFailure)
 }
 
-// A listener of ours would make an unhandled request error quiet: with no other listener, the error is thrown
-// again, as node:http's emitter would have thrown it.
+// A listener of ours would make an unhandled request error quiet: with no listener of the caller's left, the
+// error is thrown again, as node:http's emitter would have thrown it.
 function onFailure(this: WatchedRequest, error: Error): void {
   const watch = this[kWatch]
   if (watch !== undefined && !watch.failed) failRequest(this, watch, error)
-  if (this.listenerCount('error') === 1) throw error
+  if (this.listenerCount('error') === 0) throw error
 }
 
 /** The request is over: what its response proved is learned, and its socket goes idle (or is retired). */
 function finish(req: WatchedRequest, watch: RequestWatch): void {
   watch.finished = true
-  const { origin, record } = watch
+  const { origin, record, connection } = watch
+  if (connection !== null && connection.running === req) connection.running = null
   origin.inFlight--
   const now = performance.now()
   if (req.res != null) answered(req, watch, record, req.res, now)

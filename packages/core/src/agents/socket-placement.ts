@@ -1,13 +1,33 @@
 import type { Agent as HttpAgent, ClientRequest } from 'node:http'
-import type { Socket } from 'node:net'
+import { type Socket, isIP } from 'node:net'
 import type { OriginState } from '../dispatch/origin-state.js'
 import { type NodeAgent, type RequestSocketOptions, placeByNode } from './node-agent.js'
 import { agentConnectionOf } from './request-watch.js'
 
 export { placeByNode } from './node-agent.js'
 
-const nameOf = (agent: NodeAgent, options: RequestSocketOptions): string =>
-  agent.getName({ ...options, ...agent.options } as Parameters<HttpAgent['getName']>[0])
+/**
+ * The pool bucket node:http puts the request in: `getName` over the request's options under the agent's,
+ * with the `servername` node:http works out first (the `Host` header's name, none for an IP), which an https
+ * agent's name includes.
+ */
+function nameOf(agent: NodeAgent, options: RequestSocketOptions, req: ClientRequest): string {
+  const merged: Record<string, unknown> = { ...options, ...agent.options }
+  if (!merged.servername && merged.servername !== '') merged.servername = serverNameOf(merged, req)
+  return agent.getName(merged as Parameters<HttpAgent['getName']>[0])
+}
+
+function serverNameOf(options: Record<string, unknown>, req: ClientRequest): string {
+  let name = typeof options.host === 'string' ? options.host : ''
+  const host = req.getHeader('host')
+  if (typeof host === 'string' && host !== '') {
+    if (host[0] === '[') {
+      const end = host.indexOf(']')
+      name = end === -1 ? host : host.slice(1, end)
+    } else name = host.split(':', 1)[0]!
+  }
+  return isIP(name) === 0 ? name : ''
+}
 
 /**
  * node:http places the request with the free sockets `hide` picks out of its sight: on another free socket,
@@ -23,7 +43,7 @@ export function placeHiding(
   options: RequestSocketOptions,
   hide: (socket: Socket) => boolean,
 ): void {
-  const name = nameOf(agent, options)
+  const name = nameOf(agent, options, req)
   const free = agent.freeSockets[name]
   if (free === undefined || free.length === 0) {
     placeByNode.call(agent, req, options)
@@ -87,7 +107,7 @@ export function retireSuspects(
   options: RequestSocketOptions,
   now: number,
 ): void {
-  const name = nameOf(agent, options)
+  const name = nameOf(agent, options, req)
   const pick = nextFreeSocket(agent, name)
   const pickRecord = pick === undefined ? undefined : agentConnectionOf(pick)?.record
   // node:http hands out the socket freed last: when that one is proven, so is the request's.

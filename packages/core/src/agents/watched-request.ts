@@ -2,6 +2,16 @@ import type { OriginState } from '../dispatch/origin-state.js'
 import type { TrackedSocket } from '../dispatch/tracked-socket.js'
 import type { AgentRetry } from './agent-retry.js'
 
+/** A connection of an agent's origin, found from its socket by a property of its own (a WeakMap costs more per request). */
+export interface AgentConnection {
+  readonly record: TrackedSocket
+  readonly origin: OriginState
+  /** How long it may stay idle this time (the origin's limit, the server's hint), set as it goes idle. */
+  keepMs: number
+  /** The request on it now (set as it is handed the socket), or null. */
+  running: object | null
+}
+
 /** How a watched request may be sent again: through the agent that takes it on a new connection. */
 export type RetryRoute = Pick<AgentRetry, 'agent' | 'protocol'>
 
@@ -16,6 +26,7 @@ export class RequestWatch {
   readonly attempt: number
   readonly route: RetryRoute
   record: TrackedSocket | null = null
+  connection: AgentConnection | null = null
   reused = false
   idleMs: number | null = null
   bytesReadAtStart = 0

@@ -397,7 +397,7 @@ export class OriginState {
     let closed = 0
     for (const record of this.sockets) {
       const address = record.socket.remoteAddress
-      if (address === undefined || addresses.has(address) || record.socket.destroyed) continue
+      if (!record.followsName || address === undefined || addresses.has(address) || record.socket.destroyed) continue
       record.addressGone = true
       if (record.busy) {
         if (!record.draining) this.#drain(record)
@@ -412,13 +412,16 @@ export class OriginState {
   /**
    * A connection this origin's requests go out on, opened by its connector or by a node:http agent of the
    * same installation: from now on it is counted, retired, evicted and learned from like every other.
+   * `followsName`: it was connected to an address the origin's own lookup gives (false for an agent's, which
+   * resolves and proxies by itself), so the refresh of that lookup applies to it.
    */
-  adopt(socket: Socket): TrackedSocket {
+  adopt(socket: Socket, followsName = true): TrackedSocket {
     const record = new TrackedSocket(socket, performance.now(), this.options.maxConnectionAge)
+    record.followsName = followsName
     this.counters.socketsOpened++
     this.sockets.add(record)
     trackSocket(record)
-    this.addressRefresh?.start()
+    if (followsName) this.addressRefresh?.start()
     socket.once('close', () => {
       this.#disarmRetirement(record)
       this.sockets.delete(record)

@@ -38,6 +38,8 @@ export class TrackedSocket {
   draining = false
   /** Connected to an address the origin's name no longer resolves to. */
   addressGone = false
+  /** Connected to an address of the origin's own lookup: its refresh applies (see `OriginState.adopt`). */
+  followsName = true
   /** The Client writing on it (set when its connection comes up), to stop an HTTP/2 session's new streams. */
   client: WritingClient | null = null
 

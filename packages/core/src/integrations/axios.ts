@@ -14,8 +14,10 @@ export interface AxiosLike {
 
 /** The part of an axios error the integration reads. */
 interface AxiosFailure {
-  readonly config?: { readonly data?: unknown; readonly [option: string]: unknown }
+  readonly config?: { readonly data?: unknown; readonly method?: string; readonly [option: string]: unknown }
   readonly response?: unknown
+  /** follow-redirects' request, when axios followed a redirect: the failure may be a later hop's. */
+  readonly request?: { readonly _redirectCount?: number }
 }
 
 /**
@@ -39,8 +41,10 @@ export function retryStaleSockets(instance: AxiosLike): () => void {
     const retry = agentRetryOf(error)
     const config = failure?.config
     if (retry === null || config === undefined || failure.response !== undefined) return Promise.reject(error)
-    if (!isReplayableClientBody(config.data)) return Promise.reject(error)
-    retry.sending()
+    // A redirect's hop failed: sending the config again would repeat the first hop (a POST turned GET).
+    if ((failure.request?._redirectCount ?? 0) > 0) return Promise.reject(error)
+    if ((config.method ?? 'get').toUpperCase() !== retry.method) return Promise.reject(error)
+    if (!isReplayableClientBody(config.data) || !retry.sending()) return Promise.reject(error)
     const agentOption = retry.protocol === 'https:' ? 'httpsAgent' : 'httpAgent'
     return instance.request({ ...config, [agentOption]: retry.agent })
   })

@@ -4,6 +4,7 @@ import { isReplayableClientBody } from './replayable-body.js'
 /** The part of got's options the integration reads and writes (got 12 to 14). */
 interface GotRequestOptions {
   body?: unknown
+  method?: string
   agent: { http?: unknown; https?: unknown; http2?: unknown }
 }
 
@@ -39,17 +40,21 @@ export interface GotStaleSocketOptions {
 export function retryStaleSockets(): GotStaleSocketOptions {
   return {
     retry: {
-      calculateDelay: ({ attemptCount, retryOptions, error, computedValue }) =>
-        attemptCount <= retryOptions.limit && staleRetryOf(error) !== null ? 1 : computedValue,
+      calculateDelay: ({ attemptCount, retryOptions, error, computedValue }) => {
+        if (attemptCount > retryOptions.limit) return computedValue
+        const retry = staleRetryOf(error)
+        // Asked once per failure (got calls this before its beforeRetry hooks): the budget decides here.
+        return retry?.sending() ? 1 : computedValue
+      },
     },
     hooks: {
       beforeRetry: [
         (error) => {
           const retry = staleRetryOf(error)
-          if (retry === null) return
+          // The answer `calculateDelay` got: a retry the budget refused is got's own, through its own agent.
+          if (!retry?.sending()) return
           const options = (error as { options: GotRequestOptions }).options
           options.agent = { ...options.agent, [retry.protocol === 'https:' ? 'https' : 'http']: retry.agent }
-          retry.sending()
         },
       ],
     },
@@ -61,5 +66,7 @@ function staleRetryOf(error: unknown): ReturnType<typeof agentRetryOf> {
   if (retry === null) return null
   const options = (error as { options?: GotRequestOptions }).options
   if ((error as { response?: unknown }).response !== undefined) return null
+  // The request got asked for, not a redirect's hop of another method.
+  if (options !== undefined && (options.method ?? 'GET').toUpperCase() !== retry.method) return null
   return options === undefined || isReplayableClientBody(options.body) ? retry : null
 }

@@ -74,10 +74,21 @@ export class AppInstallation {
     }
     // One memory per origin for fetch and node:http alike: the agents share the dispatcher's state when it is
     // staleguard's; beside a borrowed or mock dispatcher they keep their own, from the same options.
-    if (resolved.httpAgents)
-      this.#agents = installGlobalAgents(
-        this.dispatcher instanceof StaleguardDispatcher ? { dispatcher: this.dispatcher } : resolved.core,
-      )
+    if (resolved.httpAgents) {
+      const { inherit, connections } = resolved.core
+      const cap = connections === undefined ? {} : { agentOptions: { maxSockets: connections } }
+      try {
+        this.#agents = installGlobalAgents(
+          this.dispatcher instanceof StaleguardDispatcher
+            ? { dispatcher: this.dispatcher, ...(inherit === undefined ? {} : { inherit }), ...cap }
+            : resolved.core,
+        )
+      } catch (error) {
+        // A global agent it cannot take over (a StaleguardOptionError): nothing stays installed.
+        void this.close()
+        throw error
+      }
+    }
   }
 
   /** Counters of the dispatcher, when it is a staleguard one. */
