@@ -12,7 +12,6 @@ import {
   retireSuspects,
   suspectSockets,
 } from './socket-placement.js'
-
 import type { RequestWatch } from './watched-request.js'
 import { isSafeToSendTwice } from './request-failure.js'
 import {

@@ -24,16 +24,6 @@ const createSocketByNode = (
  * is one line over these.
  */
 const agentMoments = {
-  place(
-    agent: NodeAgent,
-    sockets: AgentSockets,
-    retryAgent: http.Agent,
-    req: ClientRequest,
-    options: RequestSocketOptions,
-    attempt: number,
-  ): void {
-    sockets.addRequest(agent, req, options, attempt, retryAgent)
-  },
   /**
    * node:http opens a connection for a request. The socket it hands the request (the callback's) is the one
    * adopted, not the one `createConnection` returns: through Node's own proxy tunnel (`proxyEnv`) they differ.
@@ -73,7 +63,7 @@ const agentMoments = {
     const retryAgent = Object.create(agent) as NodeAgent
     Object.defineProperty(retryAgent, 'addRequest', {
       value: (req: ClientRequest, options: RequestSocketOptions) =>
-        agentMoments.place(agent, sockets, retryAgent, req, options, 2),
+        sockets.addRequest(agent, req, options, 2, retryAgent),
     })
     return retryAgent
   },
@@ -101,7 +91,7 @@ export class StaleguardHttpAgent extends http.Agent {
 
   /** @internal node:http's own, not in its types. */
   addRequest(req: ClientRequest, options: RequestSocketOptions): void {
-    agentMoments.place(this as unknown as NodeAgent, this.#sockets, this.#retryAgent, req, options, 1)
+    this.#sockets.addRequest(this as unknown as NodeAgent, req, options, 1, this.#retryAgent)
   }
 
   /** @internal node:http's own: a connection opened is adopted by its origin. */
@@ -166,7 +156,7 @@ export class StaleguardHttpsAgent extends https.Agent {
 
   /** @internal node:http's own, not in its types. */
   addRequest(req: ClientRequest, options: RequestSocketOptions): void {
-    agentMoments.place(this as unknown as NodeAgent, this.#sockets, this.#retryAgent, req, options, 1)
+    this.#sockets.addRequest(this as unknown as NodeAgent, req, options, 1, this.#retryAgent)
   }
 
   /** @internal node:http's own: a connection opened is adopted by its origin. */
