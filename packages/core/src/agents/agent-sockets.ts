@@ -131,8 +131,11 @@ export class AgentSockets {
     }
     this.#route ??= { agent: retryAgent, protocol: this.#protocol }
     const watch = watchAgentRequest(req, origin, attempt, this.#route)
+    const now = performance.now()
+    watch.placedAt = now
     if (attempt > 1) placeHiding(agent, origin, req, options, everyFreeSocket)
-    else this.#placeFirst(agent, origin, watch, req, options)
+    else this.#placeFirst(agent, origin, watch, req, options, now)
+    watch.placedAt = -1
     if (!hasSocketNoted(req)) watchQueued(req)
   }
 
@@ -142,8 +145,8 @@ export class AgentSockets {
     watch: RequestWatch,
     req: ClientRequest,
     options: RequestSocketOptions,
+    now: number,
   ): void {
-    const now = performance.now()
     if (!origin.options.protectUnreplayable || !origin.hasSuspectIdleSocket(now)) {
       placeByNode.call(agent, req, options)
       return

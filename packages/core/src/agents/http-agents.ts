@@ -7,7 +7,7 @@ import type { StaleguardDispatcher } from '../dispatch/staleguard-dispatcher.js'
 import { type StaleguardAgentOptions, prepareAgent } from './agent-options.js'
 import { AgentSockets } from './agent-sockets.js'
 import type { NodeAgent, RequestSocketOptions } from './node-agent.js'
-import { noteSocket } from './request-watch.js'
+import { finishRequestOn, noteSocket } from './request-watch.js'
 
 export type { StaleguardAgentOptions } from './agent-options.js'
 
@@ -52,6 +52,27 @@ const agentMoments = {
       sockets.connecting = outer
     }
   },
+  /**
+   * The agent's 'free' event (a socket's request answered) heard first, by one listener in front of node:http's
+   * own: a second listener on every socket's 'free' would have its emitter copy the list on every request.
+   */
+  hearFreeSocketsFirst(agent: NodeAgent): void {
+    type FreeListener = (this: NodeAgent, socket: Socket, options: unknown) => void
+    const byNode = agent.listeners('free') as FreeListener[]
+    agent.removeAllListeners('free')
+    const [only] = byNode
+    if (byNode.length === 1 && only !== undefined) {
+      agent.on('free', function (this: NodeAgent, socket: Socket, options: unknown) {
+        finishRequestOn(socket)
+        only.call(this, socket, options)
+      })
+      return
+    }
+    agent.on('free', function (this: NodeAgent, socket: Socket, options: unknown) {
+      finishRequestOn(socket)
+      for (const listener of byNode) listener.call(this, socket, options)
+    })
+  },
   /** No socket is kept idle from now on: the idle ones close now, the busy ones as their request ends. */
   close(agent: NodeAgent, sockets: AgentSockets, ownRegistry: StaleguardDispatcher | null): void {
     sockets.stop()
@@ -87,6 +108,7 @@ export class StaleguardHttpAgent extends http.Agent {
     this.#sockets = new AgentSockets(prepared.registry, 'http:', () => (this as unknown as NodeAgent).freeSockets)
     this.#ownRegistry = prepared.ownRegistry
     this.#retryAgent = agentMoments.retryAgentOf(this as unknown as NodeAgent, this.#sockets)
+    agentMoments.hearFreeSocketsFirst(this as unknown as NodeAgent)
   }
 
   /** @internal node:http's own, not in its types. */
@@ -152,6 +174,7 @@ export class StaleguardHttpsAgent extends https.Agent {
     this.#sockets = new AgentSockets(prepared.registry, 'https:', () => (this as unknown as NodeAgent).freeSockets)
     this.#ownRegistry = prepared.ownRegistry
     this.#retryAgent = agentMoments.retryAgentOf(this as unknown as NodeAgent, this.#sockets)
+    agentMoments.hearFreeSocketsFirst(this as unknown as NodeAgent)
   }
 
   /** @internal node:http's own, not in its types. */

@@ -45,7 +45,7 @@ export function noteSocket(req: ClientRequest, socket: Socket): void {
   const connection = (socket as AgentSocket)[kConnection]
   if (watch === undefined || connection === undefined || watch.record !== null || watch.finished) return
   const { record } = connection
-  const now = performance.now()
+  const now = watch.placedAt >= 0 ? watch.placedAt : performance.now()
   watch.record = record
   watch.connection = connection
   connection.running = req
@@ -81,8 +81,8 @@ function onQueuedClose(this: WatchedRequest): void {
 }
 
 /**
- * A connection the agent opened: its events tell how each request on it ends. `free`: answered, the socket
- * goes back to the pool; `error` (a reset, a broken pipe): that error is the request's; `end` (the server's
+ * A connection the agent opened: its events tell how each request on it ends (its 'free', answered, is
+ * heard on the agent: `finishRequestOn`). `error` (a reset, a broken pipe): that error is the request's; `end` (the server's
  * FIN) and `close` before an answer: node:http fails the request with a `socket hang up` of its own, caught
  * on the request itself. These listeners come before node:http's own, which it adds per request. The
  * error is read from its own event, not from `socket.errored` at `close`: a socket's close comes from its
@@ -90,8 +90,6 @@ function onQueuedClose(this: WatchedRequest): void {
  */
 export function markAgentConnection(socket: Socket, connection: AgentConnection): void {
   ;(socket as AgentSocket)[kConnection] = connection
-  // Before the agent's own 'free' listener, which lets go of the request.
-  socket.prependListener('free', onConnectionFree)
   socket.on('error', onConnectionError)
   socket.on('end', onConnectionEnd)
   socket.on('close', onConnectionClose)
@@ -113,8 +111,12 @@ function runningOn(socket: AgentSocket): [WatchedRequest, RequestWatch] | null {
   return req == null || watch === undefined || watch.finished ? null : [req, watch]
 }
 
-function onConnectionFree(this: AgentSocket): void {
-  const running = runningOn(this)
+/**
+ * The socket's request is answered and the socket comes free: heard on the agent's 'free' event, before
+ * node:http's own listener lets go of the request (see `hearFreeSocketsFirst`).
+ */
+export function finishRequestOn(socket: Socket): void {
+  const running = runningOn(socket as AgentSocket)
   if (running !== null) finish(running[0], running[1])
 }
 
@@ -142,7 +144,6 @@ function onConnectionClose(this: AgentSocket): void {
 function onConnectionRemoved(this: AgentSocket): void {
   const running = runningOn(this)
   if (running !== null) finish(running[0], running[1])
-  this.removeListener('free', onConnectionFree)
   this.removeListener('error', onConnectionError)
   this.removeListener('end', onConnectionEnd)
   this.removeListener('close', onConnectionClose)
@@ -174,6 +175,9 @@ function finish(req: WatchedRequest, watch: RequestWatch): void {
   if (record !== null) origin.release(record, now)
 }
 
+/** The last `Keep-Alive` hint read that has no `max` (servers send the same one on every response). */
+let lastHintWithoutMax: string | null = null
+
 /** Read once the request is over, not as the response comes: no listener on the request. */
 function answered(
   req: ClientRequest,
@@ -192,7 +196,11 @@ function answered(
   if (watch.reused && watch.idleMs !== null) origin.onSuccessfulReuse(watch.idleMs, watch.requestsBefore, now)
   const hint = res.headers['keep-alive']
   // Node's servers say `timeout=5` on every response: only a hint with `max` in it is read further.
-  if (typeof hint !== 'string' || !/max/i.test(hint)) return
+  if (typeof hint !== 'string' || hint === lastHintWithoutMax) return
+  if (!/max/i.test(hint)) {
+    lastHintWithoutMax = hint
+    return
+  }
   const max = keepAliveMaxOf(['keep-alive', hint])
   if (max !== null) record.serverRequestLimit = record.requests + max
 }

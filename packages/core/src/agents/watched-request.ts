@@ -32,6 +32,8 @@ export class RequestWatch {
   bytesReadAtStart = 0
   requestsBefore = 0
   writtenAt = 0
+  /** While the agent places it (synchronously), the moment it was placed: the clock read once. Else −1. */
+  placedAt = -1
   failed = false
   finished = false
 
