@@ -55,7 +55,7 @@ if (chosen.includes('fetch')) {
 if (chosen.includes('agent')) {
   const r = await benchHttpAgent({ rounds, perRound, inFlight: 32 })
   summary.push(
-    `http.request, createHttpAgent / plain keep-alive http.Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97)`,
+    `http.request, createHttpAgent / plain keep-alive http.Agent: ${r.ratio.toFixed(3)} by req/s, ${r.cpuRatio.toFixed(3)} by CPU (target ≥ 0.97; noise floor, a plain Agent against its twin: ${r.noiseFloor.toFixed(3)})`,
   )
 }
 if (chosen.includes('h2')) {
