@@ -57,20 +57,11 @@ const agentMoments = {
    * own: a second listener on every socket's 'free' would have its emitter copy the list on every request.
    */
   hearFreeSocketsFirst(agent: NodeAgent): void {
-    type FreeListener = (this: NodeAgent, socket: Socket, options: unknown) => void
-    const byNode = agent.listeners('free') as FreeListener[]
+    const byNode = agent.listeners('free') as ((this: NodeAgent, socket: Socket, options: unknown) => void)[]
     agent.removeAllListeners('free')
-    const [only] = byNode
-    if (byNode.length === 1 && only !== undefined) {
-      agent.on('free', function (this: NodeAgent, socket: Socket, options: unknown) {
-        finishRequestOn(socket)
-        only.call(this, socket, options)
-      })
-      return
-    }
     agent.on('free', function (this: NodeAgent, socket: Socket, options: unknown) {
       finishRequestOn(socket)
-      for (const listener of byNode) listener.call(this, socket, options)
+      for (let i = 0; i < byNode.length; i++) byNode[i]?.call(this, socket, options)
     })
   },
   /** No socket is kept idle from now on: the idle ones close now, the busy ones as their request ends. */
