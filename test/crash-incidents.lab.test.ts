@@ -19,6 +19,13 @@ const CRASH_UPSTREAM = fileURLToPath(new URL('./fixtures/crash-upstream.mjs', im
 const INCIDENTS = 6
 const WORKERS = 16
 const BETWEEN_MS = 700
+/**
+ * Each kill after the first comes about a second after the one before: the length of staleguard's incident
+ * window, so that a crash's deaths, spread by the event loop, straddle the end of the last incident's window.
+ * A window that ended among them once left two deaths of a crash, after as many requests each, to teach a
+ * request limit; a crash landing at these offsets must teach nothing either.
+ */
+const KILL_AFTER_LAST_MS = [990, 1_000, 1_010, 995, 1_005]
 
 interface Upstream {
   readonly port: number
@@ -102,15 +109,22 @@ async function crashRepeatedly(
 ) {
   const traffic = startTraffic(dispatcher, front, tag)
   let leastInFlight = Number.POSITIVE_INFINITY
+  let lastKillAt = Number.NEGATIVE_INFINITY
   for (let incident = 0; incident < INCIDENTS; incident++) {
     await sleep(BETWEEN_MS)
     // The new process is up behind the front before the old one dies, as in a deploy or a supervised restart.
     const next = await startUpstreamProcess()
     front.targetPort = next.port
+    if (incident > 0) {
+      const wait = lastKillAt + KILL_AFTER_LAST_MS[(incident - 1) % KILL_AFTER_LAST_MS.length]! - performance.now()
+      if (wait > 0) await sleep(wait)
+    }
+    const killAt = performance.now()
     leastInFlight = Math.min(leastInFlight, traffic.inFlight)
     console.log(
-      `incident ${incident}: flows ${front.stats.flows} openFlows ${front.openFlows} inFlight ${traffic.inFlight} failed ${traffic.failed.length}`,
+      `incident ${incident}: ${(killAt - lastKillAt).toFixed(0)} ms after the last, flows ${front.stats.flows} openFlows ${front.openFlows} inFlight ${traffic.inFlight} failed ${traffic.failed.length}`,
     )
+    lastKillAt = killAt
     await kill(current.upstream)
     current.upstream = next
   }
