@@ -12,16 +12,9 @@ import {
   retireSuspects,
   suspectSockets,
 } from './socket-placement.js'
-import type { RequestWatch } from './watched-request.js'
 import { isSafeToSendTwice } from './request-failure.js'
-import {
-  type RetryRoute,
-  agentConnectionOf,
-  hasSocketNoted,
-  markAgentConnection,
-  watchAgentRequest,
-  watchQueued,
-} from './request-watch.js'
+import { type RetryRoute, agentConnectionOf, markAgentConnection, placed, startPlacing } from './request-watch.js'
+import { RequestWatch } from './watched-request.js'
 
 /** Where an agent finds an origin's state: the dispatcher of its installation, or one of its own. */
 export interface OriginRegistry {
@@ -130,13 +123,16 @@ export class AgentSockets {
       return
     }
     this.#route ??= { agent: retryAgent, protocol: this.#protocol }
-    const watch = watchAgentRequest(req, origin, attempt, this.#route)
+    const watch = new RequestWatch(req, origin, attempt, this.#route)
     const now = performance.now()
     watch.placedAt = now
-    if (attempt > 1) placeHiding(agent, origin, req, options, everyFreeSocket)
-    else this.#placeFirst(agent, origin, watch, req, options, now)
-    watch.placedAt = -1
-    if (!hasSocketNoted(req)) watchQueued(req)
+    startPlacing(watch)
+    try {
+      if (attempt > 1) placeHiding(agent, origin, req, options, everyFreeSocket)
+      else this.#placeFirst(agent, origin, watch, req, options, now)
+    } finally {
+      placed(watch)
+    }
   }
 
   #placeFirst(

@@ -1,11 +1,10 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import type { OriginState } from '../dispatch/origin-state.js'
 import type { TrackedSocket } from '../dispatch/tracked-socket.js'
 import { keepAliveMaxOf } from '../http/keep-alive-hint.js'
 import { reportRetryOutcome } from '../observe/events.js'
 import { failRequest } from './request-failure.js'
-import { type AgentConnection, RequestWatch, type RetryRoute } from './watched-request.js'
+import type { AgentConnection, RequestWatch } from './watched-request.js'
 
 export type { AgentConnection, RetryRoute } from './watched-request.js'
 
@@ -17,22 +16,29 @@ type WatchedRequest = ClientRequest & { [kWatch]?: RequestWatch; res?: IncomingM
 /** node:http's socket, which names the request it carries. */
 type AgentSocket = Socket & { [kConnection]?: AgentConnection; _httpMessage?: WatchedRequest | null }
 
+/** The request the agent is placing now, synchronously: most get their socket before placing returns. */
+let placing: RequestWatch | null = null
+
 /**
- * Starts watching a request as the agent places it. No listener goes on the request: its socket's events,
- * listened to once per connection (`markAgentConnection`), say how it ends; only a request that waits in the
- * agent's queue, or fails after its socket closed, gets one (`watchQueued`, `catchTheFailure`).
+ * The agent starts placing a request: its watch is counted, and found by `noteSocket` while it is placed.
+ * Nothing goes on the request itself and no listener: the watch goes on the connection it is handed, whose
+ * events, listened to once per connection (`markAgentConnection`), say how it ends. Only a request that waits
+ * in the agent's queue, or fails after its socket closed, is given its watch and a listener (`placed`,
+ * `catchTheFailure`).
  */
-export function watchAgentRequest(
-  req: ClientRequest,
-  origin: OriginState,
-  attempt: number,
-  route: RetryRoute,
-): RequestWatch {
-  const watch = new RequestWatch(origin, attempt, route)
-  ;(req as WatchedRequest)[kWatch] = watch
-  origin.counters.requests++
-  origin.inFlight++
-  return watch
+export function startPlacing(watch: RequestWatch): void {
+  watch.origin.counters.requests++
+  watch.origin.inFlight++
+  placing = watch
+}
+
+/** The agent has placed the request (or failed to): one without its socket yet waits in the agent's queue. */
+export function placed(watch: RequestWatch): void {
+  // A request placed from inside another's placing (a listener of the app's) has let go of it already; the
+  // outer one, found by nobody now, is noted by its 'socket' event (`watchQueued`).
+  if (placing === watch) placing = null
+  watch.placedAt = -1
+  if (watch.record === null && !watch.finished) watchQueued(watch)
 }
 
 /**
@@ -41,14 +47,14 @@ export function watchAgentRequest(
  * queue (`watchQueued`).
  */
 export function noteSocket(req: ClientRequest, socket: Socket): void {
-  const watch = (req as WatchedRequest)[kWatch]
+  const watch = placing?.req === req ? placing : (req as WatchedRequest)[kWatch]
   const connection = (socket as AgentSocket)[kConnection]
-  if (watch === undefined || connection === undefined || watch.record !== null || watch.finished) return
+  if (watch == null || connection === undefined || watch.record !== null || watch.finished) return
   const { record } = connection
   const now = watch.placedAt >= 0 ? watch.placedAt : performance.now()
   watch.record = record
   watch.connection = connection
-  connection.running = req
+  connection.running = watch
   watch.reused = record.requests > 0
   watch.idleMs = watch.reused ? Math.round(now - record.idleSince) : null
   record.idleBeforeLastWriteMs = watch.idleMs ?? 0
@@ -60,13 +66,10 @@ export function noteSocket(req: ClientRequest, socket: Socket): void {
   if (watch.reused) watch.origin.counters.reusedRequests++
 }
 
-/** Whether the request has its socket already (it was handed one as it was placed). */
-export function hasSocketNoted(req: ClientRequest): boolean {
-  return (req as WatchedRequest)[kWatch]?.record != null
-}
-
 /** The request waits in the agent's queue: its socket comes later (or never, if it is destroyed first). */
-export function watchQueued(req: ClientRequest): void {
+function watchQueued(watch: RequestWatch): void {
+  const req = watch.req as WatchedRequest
+  req[kWatch] = watch
   req.once('socket', onQueuedSocket)
   req.once('close', onQueuedClose)
 }
@@ -77,7 +80,7 @@ function onQueuedSocket(this: ClientRequest, socket: Socket): void {
 
 function onQueuedClose(this: WatchedRequest): void {
   const watch = this[kWatch]
-  if (watch !== undefined && watch.record === null) finish(this, watch)
+  if (watch !== undefined && watch.record === null && !watch.finished) finish(watch)
 }
 
 /**
@@ -105,10 +108,9 @@ export function agentConnectionOf(socket: Socket): AgentConnection | undefined {
  * own note of it (node:http's `_httpMessage` is set a tick after the socket is handed over on Node 20 and 22,
  * and let go before `close` on an upgrade).
  */
-function runningOn(socket: AgentSocket): [WatchedRequest, RequestWatch] | null {
-  const req = socket[kConnection]?.running as WatchedRequest | null | undefined
-  const watch = req?.[kWatch]
-  return req == null || watch === undefined || watch.finished ? null : [req, watch]
+function runningOn(socket: AgentSocket): RequestWatch | null {
+  const watch = socket[kConnection]?.running
+  return watch == null || watch.finished ? null : watch
 }
 
 /**
@@ -117,24 +119,24 @@ function runningOn(socket: AgentSocket): [WatchedRequest, RequestWatch] | null {
  */
 export function finishRequestOn(socket: Socket): void {
   const running = runningOn(socket as AgentSocket)
-  if (running !== null) finish(running[0], running[1])
+  if (running !== null) finish(running)
 }
 
 function onConnectionError(this: AgentSocket, error: Error): void {
   const running = runningOn(this)
-  if (running !== null && !running[1].failed) failRequest(running[0], running[1], error)
+  if (running !== null && !running.failed) failRequest(running.req, running, error)
 }
 
 function onConnectionEnd(this: AgentSocket): void {
   const running = runningOn(this)
-  if (running !== null) catchTheFailure(running[0], running[1])
+  if (running !== null) catchTheFailure(running)
 }
 
 function onConnectionClose(this: AgentSocket): void {
   const running = runningOn(this)
   if (running === null) return
-  catchTheFailure(running[0], running[1])
-  finish(running[0], running[1])
+  catchTheFailure(running)
+  finish(running)
 }
 
 /**
@@ -143,15 +145,17 @@ function onConnectionClose(this: AgentSocket): void {
  */
 function onConnectionRemoved(this: AgentSocket): void {
   const running = runningOn(this)
-  if (running !== null) finish(running[0], running[1])
+  if (running !== null) finish(running)
   this.removeListener('error', onConnectionError)
   this.removeListener('end', onConnectionEnd)
   this.removeListener('close', onConnectionClose)
 }
 
 /** Before an answer, node:http is about to fail the request with an error made on the spot: listened for. */
-function catchTheFailure(req: WatchedRequest, watch: RequestWatch): void {
+function catchTheFailure(watch: RequestWatch): void {
+  const req = watch.req as WatchedRequest
   if (watch.failed || req.res != null || req.listeners('error').includes(onFailure)) return
+  req[kWatch] = watch
   // First in line and once: the caller's own listeners (got's are all `once`) are still there when it runs.
   req.prependOnceListener('error', onFailure)
 }
@@ -165,10 +169,11 @@ function onFailure(this: WatchedRequest, error: Error): void {
 }
 
 /** The request is over: what its response proved is learned, and its socket goes idle (or is retired). */
-function finish(req: WatchedRequest, watch: RequestWatch): void {
+function finish(watch: RequestWatch): void {
   watch.finished = true
   const { origin, record, connection } = watch
-  if (connection !== null && connection.running === req) connection.running = null
+  const req = watch.req as WatchedRequest
+  if (connection !== null && connection.running === watch) connection.running = null
   origin.inFlight--
   const now = performance.now()
   if (req.res != null) answered(req, watch, record, req.res, now)

@@ -1,3 +1,4 @@
+import type { ClientRequest } from 'node:http'
 import type { OriginState } from '../dispatch/origin-state.js'
 import type { TrackedSocket } from '../dispatch/tracked-socket.js'
 import type { AgentRetry } from './agent-retry.js'
@@ -8,8 +9,8 @@ export interface AgentConnection {
   readonly origin: OriginState
   /** How long it may stay idle this time (the origin's limit, the server's hint), set as it goes idle. */
   keepMs: number
-  /** The request on it now (set as it is handed the socket), or null. */
-  running: object | null
+  /** The watch of the request on it now (set as it is handed the socket), or null. */
+  running: RequestWatch | null
 }
 
 /** How a watched request may be sent again: through the agent that takes it on a new connection. */
@@ -22,6 +23,7 @@ export type RetryRoute = Pick<AgentRetry, 'agent' | 'protocol'>
  * the one retry an integration sends.
  */
 export class RequestWatch {
+  readonly req: ClientRequest
   readonly origin: OriginState
   readonly attempt: number
   readonly route: RetryRoute
@@ -37,7 +39,8 @@ export class RequestWatch {
   failed = false
   finished = false
 
-  constructor(origin: OriginState, attempt: number, route: RetryRoute) {
+  constructor(req: ClientRequest, origin: OriginState, attempt: number, route: RetryRoute) {
+    this.req = req
     this.origin = origin
     this.attempt = attempt
     this.route = route
