@@ -47,7 +47,7 @@ export function placed(watch: RequestWatch): void {
  * queue (`watchQueued`).
  */
 export function noteSocket(req: ClientRequest, socket: Socket): void {
-  const watch = placing?.req === req ? placing : (req as WatchedRequest)[kWatch]
+  const watch = placing !== null && placing.req === req ? placing : (req as WatchedRequest)[kWatch]
   const connection = (socket as AgentSocket)[kConnection]
   if (watch == null || connection === undefined || watch.record !== null || watch.finished) return
   const { record } = connection
@@ -68,7 +68,8 @@ export function noteSocket(req: ClientRequest, socket: Socket): void {
 
 /** The request waits in the agent's queue: its socket comes later (or never, if it is destroyed first). */
 function watchQueued(watch: RequestWatch): void {
-  const req = watch.req as WatchedRequest
+  const req = watch.req as WatchedRequest | null
+  if (req === null) return
   req[kWatch] = watch
   req.once('socket', onQueuedSocket)
   req.once('close', onQueuedClose)
@@ -124,7 +125,7 @@ export function finishRequestOn(socket: Socket): void {
 
 function onConnectionError(this: AgentSocket, error: Error): void {
   const running = runningOn(this)
-  if (running !== null && !running.failed) failRequest(running.req, running, error)
+  if (running !== null && running.req !== null && !running.failed) failRequest(running.req, running, error)
 }
 
 function onConnectionEnd(this: AgentSocket): void {
@@ -153,8 +154,8 @@ function onConnectionRemoved(this: AgentSocket): void {
 
 /** Before an answer, node:http is about to fail the request with an error made on the spot: listened for. */
 function catchTheFailure(watch: RequestWatch): void {
-  const req = watch.req as WatchedRequest
-  if (watch.failed || req.res != null || req.listeners('error').includes(onFailure)) return
+  const req = watch.req as WatchedRequest | null
+  if (req === null || watch.failed || req.res != null || req.listeners('error').includes(onFailure)) return
   req[kWatch] = watch
   // First in line and once: the caller's own listeners (got's are all `once`) are still there when it runs.
   req.prependOnceListener('error', onFailure)
@@ -172,11 +173,12 @@ function onFailure(this: WatchedRequest, error: Error): void {
 function finish(watch: RequestWatch): void {
   watch.finished = true
   const { origin, record, connection } = watch
-  const req = watch.req as WatchedRequest
+  const req = watch.req as WatchedRequest | null
+  watch.req = null
   if (connection !== null && connection.running === watch) connection.running = null
   origin.inFlight--
   const now = performance.now()
-  if (req.res != null) answered(req, watch, record, req.res, now)
+  if (req?.res != null) answered(req, watch, record, req.res, now)
   if (record !== null) origin.release(record, now)
 }
 

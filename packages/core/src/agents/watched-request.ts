@@ -23,7 +23,8 @@ export type RetryRoute = Pick<AgentRetry, 'agent' | 'protocol'>
  * the one retry an integration sends.
  */
 export class RequestWatch {
-  readonly req: ClientRequest
+  /** The request, until it is over: a finished watch (an origin's last scout) keeps no request alive. */
+  req: ClientRequest | null
   readonly origin: OriginState
   readonly attempt: number
   readonly route: RetryRoute
