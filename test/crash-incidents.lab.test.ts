@@ -122,7 +122,7 @@ async function crashRepeatedly(
     const killAt = performance.now()
     leastInFlight = Math.min(leastInFlight, traffic.inFlight)
     console.log(
-      `incident ${incident}: ${(killAt - lastKillAt).toFixed(0)} ms after the last, flows ${front.stats.flows} openFlows ${front.openFlows} inFlight ${traffic.inFlight} failed ${traffic.failed.length}`,
+      `incident ${incident}: ${incident > 0 ? `${(killAt - lastKillAt).toFixed(0)} ms after the last, ` : ''}flows ${front.stats.flows} openFlows ${front.openFlows} inFlight ${traffic.inFlight} failed ${traffic.failed.length}`,
     )
     lastKillAt = killAt
     await kill(current.upstream)

@@ -88,9 +88,10 @@ function onQueuedClose(this: WatchedRequest): void {
  * A connection the agent opened: its events tell how each request on it ends (its 'free', answered, is
  * heard on the agent: `finishRequestOn`). `error` (a reset, a broken pipe): that error is the request's;
  * `end` (the server's FIN) and `close` before an answer: node:http fails the request with a `socket hang up`
- * of its own, caught on the request itself. These listeners come before node:http's own, which it adds per request. The
- * error is read from its own event, not from `socket.errored` at `close`: a socket's close comes from its
- * handle a loop iteration later, after the client (axios) has already handed the error to its promise chain.
+ * of its own, caught on the request itself. These listeners come before node:http's own, which it adds per
+ * request. The error is read from its own event, not from `socket.errored` at `close`: a socket's close comes
+ * from its handle a loop iteration later, after the client (axios) has already handed the error to its
+ * promise chain.
  */
 export function markAgentConnection(socket: Socket, connection: AgentConnection): void {
   ;(socket as AgentSocket)[kConnection] = connection
